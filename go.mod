@@ -1,0 +1,3 @@
+module github.com/parley-im/parley
+
+go 1.26

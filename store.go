@@ -1,0 +1,105 @@
+package parley
+
+import (
+	"context"
+	"time"
+)
+
+// Store is Parley's persistent state. The sqlite package implements it for
+// the embedded default. Every implementation must pass the contract suite in
+// parleytest (RunStoreTests), which is the executable form of the comments
+// below.
+type Store interface {
+	AppStore
+	UserStore
+	ConvStore
+	// Close releases the store's resources.
+	Close() error
+}
+
+// AppStore keeps apps.
+type AppStore interface {
+	// CreateApp stores a new app. Returns EConflict if the id is taken.
+	CreateApp(ctx context.Context, app *App) error
+	// App returns an app. Returns ENotFound if there is none with that id.
+	App(ctx context.Context, id string) (*App, error)
+}
+
+// UserStore keeps users and their session revocations.
+type UserStore interface {
+	// UpsertUsers creates or replaces the profiles of users of one app in
+	// one transaction. CreatedAt is kept for existing users.
+	UpsertUsers(ctx context.Context, appID string, users []User) error
+	// User returns a user. Returns ENotFound if there is none.
+	User(ctx context.Context, appID, userID string) (*User, error)
+	// UserIDs returns up to limit user ids of an app greater than after, in
+	// ascending order: a page of a scan over every user.
+	UserIDs(ctx context.Context, appID, after string, limit int) ([]string, error)
+	// RevokeSessions records that tokens issued before t are no longer
+	// valid for the user on device, or on every device if device is "".
+	RevokeSessions(ctx context.Context, appID, userID, device string, t time.Time) error
+	// RevokedBefore returns the time before which tokens of the user on
+	// device are invalid: the later of the user-wide and the device's
+	// revocation, or the zero time if there is none.
+	RevokedBefore(ctx context.Context, appID, userID, device string) (time.Time, error)
+}
+
+// MessageRange selects messages of one conversation: After < Seq, and
+// Seq < Before when Before is not 0. At most Limit messages come back, in
+// ascending Seq order; Newest picks the newest Limit of the range instead
+// of the oldest.
+type MessageRange struct {
+	After, Before uint64
+	Limit         int
+	Newest        bool
+}
+
+// AppendResult is the outcome of one message of an Append batch.
+type AppendResult struct {
+	// Dup is true when a message with the same (AppID, Sender,
+	// ClientMsgID) was already stored; the input message was then
+	// overwritten with the stored one and no sequence number was used.
+	Dup bool
+	// Err is a per-message error: ENotFound if the conversation does
+	// not exist.
+	Err error
+}
+
+// ConvStore keeps conversations, their members and messages.
+type ConvStore interface {
+	// EnsureConversations creates conversations and their members if they
+	// do not exist yet. Existing conversations are left as they are.
+	EnsureConversations(ctx context.Context, convs []Conversation) error
+	// IsMember returns nil if user belongs to the conversation, ENotFound if
+	// the conversation does not exist and EForbidden if the user is not a
+	// member.
+	IsMember(ctx context.Context, appID, convID, userID string) error
+	// Members returns the member ids of a conversation in ascending order.
+	// Returns ENotFound if the conversation does not exist.
+	Members(ctx context.Context, appID, convID string) ([]string, error)
+	// Append persists a batch of messages durably in one transaction. For
+	// each message, in input order, it either finds a stored duplicate
+	// (same AppID, Sender and non-empty ClientMsgID; see AppendResult.Dup)
+	// or assigns the conversation's next sequence number, stores it, moves
+	// the sender's read cursor to it and gives every member a new change
+	// version. ID, Time, Kind and Body must be set by the caller. When
+	// Append returns a nil error every result without Err is durable.
+	Append(ctx context.Context, msgs []*Message) ([]AppendResult, error)
+	// Messages returns a range of a conversation's messages.
+	Messages(ctx context.Context, appID, convID string, r MessageRange) ([]Message, error)
+	// Changes returns the user's conversations whose Ver is greater than
+	// since, in ascending Ver order, at most limit of them. Its cost is
+	// proportional to the number returned, not to the number of
+	// conversations the user has.
+	Changes(ctx context.Context, appID, userID string, since uint64, limit int) ([]ConvState, error)
+	// Conversations returns the user's conversation list, most recently
+	// changed first, with each one's newest message in Last: at most
+	// limit conversations whose Ver is below beforeVer (0: no bound).
+	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]ConvState, error)
+	// MarkRead moves the user's read cursor to seq (clamped to the last
+	// seq; a cursor never moves back) and, if it moved, gives every member
+	// a new change version. It returns the user's state after the change
+	// and whether the cursor moved. Returns EForbidden if the user is not
+	// a member, ENotFound if the conversation does not exist.
+	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (ConvState, bool, error)
+}

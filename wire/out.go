@@ -1,0 +1,124 @@
+package wire
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/parley-im/parley"
+)
+
+// Res builds a res frame answering request id with data (any value that
+// encodes to JSON; nil gives {}).
+func Res(id string, data any) []byte {
+	raw, err := json.Marshal(data)
+	if err != nil || data == nil {
+		raw = []byte("{}")
+	}
+	return ResRaw(id, raw)
+}
+
+// ResRaw is Res with data already encoded.
+func ResRaw(id string, data []byte) []byte {
+	b := make([]byte, 0, len(data)+len(id)+32)
+	b = append(b, `{"type":"res","id":`...)
+	b = strconv.AppendQuote(b, id)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	return append(b, '}')
+}
+
+// Err builds an err frame for request id (empty for errors not tied to a
+// request) from err's code and client-safe message.
+func Err(id string, err error) []byte {
+	f := struct {
+		Type    string `json:"type"`
+		ID      string `json:"id,omitempty"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{TErr, id, parley.ErrorCode(err), parley.ErrorMessage(err)}
+	b, _ := json.Marshal(f)
+	return b
+}
+
+// Pong is the answer to a ping.
+func Pong() []byte { return []byte(`{"type":"pong"}`) }
+
+// Resync tells the client to run sync: pushes were lost.
+func Resync() []byte { return []byte(`{"type":"resync"}`) }
+
+// Msg builds a push of one message, already encoded as JSON, numbered n
+// within its session. The client acknowledges it with an ack frame
+// carrying n.
+func Msg(n uint64, msg []byte) []byte {
+	b := make([]byte, 0, len(msg)+40)
+	b = append(b, `{"type":"msg","n":`...)
+	b = strconv.AppendUint(b, n, 10)
+	b = append(b, `,"msg":`...)
+	b = append(b, msg...)
+	return append(b, '}')
+}
+
+// ReadEvent is the payload of a read push: User moved their read cursor in
+// Conv to Seq.
+type ReadEvent struct {
+	Conv string `json:"conv"`
+	User string `json:"user"`
+	Seq  uint64 `json:"seq"`
+}
+
+// Read builds a read push.
+func Read(ev ReadEvent) []byte {
+	b, _ := json.Marshal(struct {
+		Type string `json:"type"`
+		ReadEvent
+	}{TReadRx, ev})
+	return b
+}
+
+// Close builds the close frame a long-poll session ends with.
+func Close(code int, reason string) []byte {
+	b, _ := json.Marshal(struct {
+		Type   string `json:"type"`
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	}{TClose, code, reason})
+	return b
+}
+
+// Answers to requests: the data of res frames.
+
+// AuthRes answers auth.
+type AuthRes struct {
+	User      string `json:"user"`
+	Conn      string `json:"conn"`
+	Node      string `json:"node"`
+	Heartbeat int    `json:"heartbeat"` // seconds between pings the server expects
+}
+
+// SendRes answers send.
+type SendRes struct {
+	Msg *parley.Message `json:"msg"`
+	Dup bool            `json:"dup"`
+}
+
+// SyncRes answers sync: the conversations changed since the version the
+// client gave, and the version to ask from next time. More means there are
+// further changes: sync again from Ver.
+type SyncRes struct {
+	Convs []parley.ConvState `json:"convs"`
+	Ver   uint64             `json:"ver"`
+	More  bool               `json:"more"`
+}
+
+// PullRes answers pull.
+type PullRes struct {
+	Conv string           `json:"conv"`
+	Msgs []parley.Message `json:"msgs"`
+	More bool             `json:"more"`
+}
+
+// ConvsRes answers convs.
+type ConvsRes struct {
+	Convs []parley.ConvState `json:"convs"`
+	More  bool               `json:"more"`
+}
