@@ -43,7 +43,9 @@ type In struct {
 // Decode parses and validates one client frame. Every error is a
 // *parley.Error: ETooLarge for a frame over MaxFrameSize or a field over
 // its limit, EBadFrame for anything that is not a JSON object with a known
-// type, EInvalid for a field that fails validation.
+// type, EInvalid for a field that fails validation. When the frame parsed
+// but failed validation, the returned In is not nil so that the error can
+// echo its ID; its other fields must not be used.
 func Decode(b []byte) (*In, error) {
 	if len(b) > MaxFrameSize {
 		return nil, parley.Errorf(parley.ETooLarge, "frame larger than %d bytes", MaxFrameSize)
@@ -53,7 +55,7 @@ func Decode(b []byte) (*In, error) {
 		return nil, parley.Errorf(parley.EBadFrame, "frame is not a JSON object of the protocol")
 	}
 	if err := in.validate(); err != nil {
-		return nil, err
+		return &in, err
 	}
 	return &in, nil
 }

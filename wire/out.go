@@ -122,3 +122,17 @@ type ConvsRes struct {
 	Convs []parley.ConvState `json:"convs"`
 	More  bool               `json:"more"`
 }
+
+// ReadRaw builds a read push from a ReadEvent already encoded as a JSON
+// object.
+func ReadRaw(ev []byte) []byte {
+	if len(ev) < 2 || ev[0] != '{' {
+		return nil
+	}
+	b := make([]byte, 0, len(ev)+16)
+	b = append(b, `{"type":"read"`...)
+	if len(ev) > 2 {
+		b = append(b, ',')
+	}
+	return append(b, ev[1:]...)
+}

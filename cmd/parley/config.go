@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/parley-im/parley/internal/server"
+)
+
+// config is every setting of the parley command. Keys (in the YAML file,
+// as PARLEY_<KEY> in the environment, and as --<key-with-dashes> flags)
+// are the koanf tags.
+type config struct {
+	Addr          string        `koanf:"addr"`
+	Data          string        `koanf:"data"`
+	Node          string        `koanf:"node"`
+	Transport     string        `koanf:"transport"`
+	Heartbeat     time.Duration `koanf:"heartbeat"`
+	IdleTimeout   time.Duration `koanf:"idle_timeout"`
+	AuthTimeout   time.Duration `koanf:"auth_timeout"`
+	RetryInterval time.Duration `koanf:"retry_interval"`
+	MaxRetries    int           `koanf:"max_retries"`
+	LogLevel      string        `koanf:"log_level"`
+	LogFormat     string        `koanf:"log_format"`
+}
+
+func defaultConfig() config {
+	return config{
+		Addr: "127.0.0.1:8080", Data: "parley-data", Node: "local", Transport: "nbio",
+		Heartbeat: 25 * time.Second, IdleTimeout: 75 * time.Second, AuthTimeout: 10 * time.Second,
+		RetryInterval: 18 * time.Second, MaxRetries: 3, LogLevel: "info", LogFormat: "text",
+	}
+}
+
+// addFlags declares the flags of every setting on fs.
+func addFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("config", "", "YAML config file")
+	fs.String("addr", d.Addr, "listen address")
+	fs.String("data", d.Data, "data directory (SQLite database, demo key)")
+	fs.String("node", d.Node, "node id")
+	fs.String("transport", d.Transport, "WebSocket transport: nbio or gws")
+	fs.Duration("heartbeat", d.Heartbeat, "interval at which clients should ping")
+	fs.Duration("idle-timeout", d.IdleTimeout, "close sessions silent for this long")
+	fs.Duration("auth-timeout", d.AuthTimeout, "close WebSockets not authenticated within this")
+	fs.Duration("retry-interval", d.RetryInterval, "resend an unacknowledged push after this")
+	fs.Int("max-retries", d.MaxRetries, "resends before a device is told to resync")
+	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
+	fs.String("log-format", d.LogFormat, "text or json")
+}
+
+// loadConfig merges defaults, the file, the environment and the flags that
+// were set, in that order, and validates the result.
+func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
+	k := koanf.New(".")
+	cfg := defaultConfig()
+	if path, _ := fs.GetString("config"); path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return cfg, fmt.Errorf("config file: %w", err)
+		}
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix: "PARLEY_",
+		TransformFunc: func(k, v string) (string, any) {
+			return strings.ToLower(strings.TrimPrefix(k, "PARLEY_")), v
+		},
+		EnvironFunc: func() []string { return environ(getenv) },
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return cfg, fmt.Errorf("environment: %w", err)
+	}
+	flags := posflag.ProviderWithFlag(fs, ".", k, func(f *pflag.Flag) (string, any) {
+		if f.Name == "config" || !f.Changed {
+			return "", nil
+		}
+		return strings.ReplaceAll(f.Name, "-", "_"), posflag.FlagVal(fs, f)
+	})
+	if err := k.Load(flags, nil); err != nil {
+		return cfg, fmt.Errorf("flags: %w", err)
+	}
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if _, err := cfg.logLevel(); err != nil {
+		return cfg, err
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return cfg, fmt.Errorf("log_format must be text or json")
+	}
+	sc := cfg.server()
+	sc.Defaults()
+	return cfg, sc.Validate()
+}
+
+// environ lists the PARLEY_* variables visible through getenv. getenv
+// cannot enumerate, so the known keys are probed.
+func environ(getenv func(string) string) []string {
+	var out []string
+	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format"} {
+		name := "PARLEY_" + strings.ToUpper(key)
+		if v := getenv(name); v != "" {
+			out = append(out, name+"="+v)
+		}
+	}
+	return out
+}
+
+func (c config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, fmt.Errorf("log_level must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+func (c config) logger() *slog.Logger {
+	l, _ := c.logLevel()
+	opts := &slog.HandlerOptions{Level: l}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func (c config) server() server.Config {
+	return server.Config{
+		Addr: c.Addr, DataDir: c.Data, Node: c.Node, Transport: c.Transport,
+		Heartbeat: c.Heartbeat, IdleTimeout: c.IdleTimeout, AuthTimeout: c.AuthTimeout,
+		RetryInterval: c.RetryInterval, MaxRetries: c.MaxRetries,
+	}
+}

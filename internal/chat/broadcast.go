@@ -1,0 +1,130 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/parley-im/parley"
+)
+
+// broadcastChunk is how many recipients one broadcast transaction covers.
+const broadcastChunk = 1000
+
+// MaxBroadcastList is the most recipients a listed broadcast may name.
+const MaxBroadcastList = 100_000
+
+// BroadcastRequest sends one system message to many users: to the listed
+// users, or to every user of the app when All is set.
+type BroadcastRequest struct {
+	AppID string
+	Users []string
+	All   bool
+	Kind  parley.Kind
+	Body  json.RawMessage
+}
+
+// Broadcast stores the message once in each recipient's conversation with
+// the system (so offline users find it on sync) in batches of a thousand
+// recipients per transaction, and pushes each batch to the online ones.
+// It returns how many users it reached. Unknown users in a list are
+// skipped and not counted.
+func (s *Service) Broadcast(ctx context.Context, req BroadcastRequest) (int, error) {
+	if req.Kind == "" {
+		req.Kind = parley.KindSystem
+	}
+	if err := parley.ValidateBody(req.Kind, req.Body, false); err != nil {
+		return 0, err
+	}
+	if req.All == (len(req.Users) > 0) {
+		return 0, parley.Errorf(parley.EInvalid, "broadcast needs either a user list or all")
+	}
+	if len(req.Users) > MaxBroadcastList {
+		return 0, parley.Errorf(parley.ETooLarge, "at most %d users per broadcast", MaxBroadcastList)
+	}
+	for _, u := range req.Users {
+		if !parley.ValidID(u) {
+			return 0, parley.Errorf(parley.EInvalid, "%q is not a valid user id", u)
+		}
+	}
+	total := 0
+	if !req.All {
+		for i := 0; i < len(req.Users); i += broadcastChunk {
+			n, err := s.broadcastChunk(ctx, req, req.Users[i:min(i+broadcastChunk, len(req.Users))], true)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	}
+	after := ""
+	for {
+		ids, err := s.store.UserIDs(ctx, req.AppID, after, broadcastChunk)
+		if err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		n, err := s.broadcastChunk(ctx, req, ids, false)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, users []string, check bool) (int, error) {
+	convs := make([]parley.Conversation, 0, len(users))
+	for _, u := range users {
+		if check {
+			if _, err := s.store.User(ctx, req.AppID, u); err != nil {
+				if parley.ErrorCode(err) == parley.ENotFound {
+					continue
+				}
+				return 0, err
+			}
+		}
+		convs = append(convs, parley.Conversation{
+			AppID: req.AppID, ID: parley.DirectConvID(parley.SystemUserID, u),
+			Kind: parley.ConvDirect, Members: []string{parley.SystemUserID, u},
+		})
+	}
+	if len(convs) == 0 {
+		return 0, nil
+	}
+	if err := s.store.EnsureConversations(ctx, convs); err != nil {
+		return 0, err
+	}
+	now := s.cfg.Now().UnixMilli()
+	msgs := make([]*parley.Message, len(convs))
+	for i, c := range convs {
+		msgs[i] = &parley.Message{
+			AppID: req.AppID, ConvID: c.ID, ID: ulid.Make().String(),
+			Sender: parley.SystemUserID, Kind: req.Kind, Body: req.Body, Time: now,
+		}
+	}
+	results, err := s.store.Append(ctx, msgs)
+	if err != nil {
+		return 0, err
+	}
+	ds := make([]parley.Delivery, 0, len(msgs))
+	n := 0
+	for i, m := range msgs {
+		if results[i].Err != nil {
+			continue
+		}
+		n++
+		payload, err := json.Marshal(m)
+		if err != nil {
+			continue
+		}
+		ds = append(ds, parley.Delivery{AppID: req.AppID, Users: []string{convs[i].Members[1]}, Kind: DeliverMsg, Payload: payload})
+	}
+	if err := s.push.Push(ctx, ds); err != nil {
+		s.log.Warn("broadcast push failed", "err", err, "app_id", req.AppID)
+	}
+	return n, nil
+}

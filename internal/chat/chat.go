@@ -1,0 +1,115 @@
+// Package chat is Parley's messaging logic: the send pipeline (validate,
+// persist in group-committed batches, then push), sync from change
+// versions, history, read cursors and broadcasts.
+//
+// Persist first, then push: a message is acknowledged to its sender and
+// pushed to devices only after the store has committed it, and its
+// sequence number is assigned by that commit. Push is an optimisation;
+// sync (Changes + Messages) is correctness.
+//
+// A Service is safe for concurrent use. It owns one committer goroutine,
+// started by New and stopped by Close.
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley"
+)
+
+// Store is what chat needs from storage; parley.Store satisfies it.
+type Store interface {
+	User(ctx context.Context, appID, userID string) (*parley.User, error)
+	UserIDs(ctx context.Context, appID, after string, limit int) ([]string, error)
+	EnsureConversations(ctx context.Context, convs []parley.Conversation) error
+	IsMember(ctx context.Context, appID, convID, userID string) error
+	Members(ctx context.Context, appID, convID string) ([]string, error)
+	Append(ctx context.Context, msgs []*parley.Message) ([]parley.AppendResult, error)
+	Messages(ctx context.Context, appID, convID string, r parley.MessageRange) ([]parley.Message, error)
+	Changes(ctx context.Context, appID, userID string, since uint64, limit int) ([]parley.ConvState, error)
+	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]parley.ConvState, error)
+	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (parley.ConvState, bool, error)
+}
+
+// Pusher hands deliveries to the devices of their users wherever they are
+// connected. It must not block for long; delivery is best effort.
+type Pusher interface {
+	Push(ctx context.Context, ds []parley.Delivery) error
+}
+
+// Delivery kinds that chat produces. The gateway turns them into frames.
+const (
+	DeliverMsg  = "msg"  // Payload: a parley.Message as JSON
+	DeliverRead = "read" // Payload: a wire.ReadEvent as JSON
+)
+
+// Config tunes a Service. Zero values take the defaults.
+type Config struct {
+	// MaxBatch is the most messages committed in one transaction.
+	// Default 512.
+	MaxBatch int
+	// QueueLen bounds sends waiting for the committer; past it Send
+	// returns EUnavailable. Default 8192.
+	QueueLen int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 512
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 8192
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Service is the messaging logic of one node.
+type Service struct {
+	cfg   Config
+	store Store
+	push  Pusher
+	log   *slog.Logger
+
+	queue chan *pending
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	known knownConvs
+}
+
+// New returns a running Service. Close stops it.
+func New(store Store, push Pusher, cfg Config) *Service {
+	cfg.defaults()
+	s := &Service{
+		cfg:   cfg,
+		store: store,
+		push:  push,
+		log:   cfg.Logger,
+		queue: make(chan *pending, cfg.QueueLen),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	s.known.init(100_000)
+	go s.commitLoop()
+	return s
+}
+
+// Close stops accepting sends, commits those already queued and waits for
+// the committer to exit.
+func (s *Service) Close() {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+}

@@ -1,0 +1,111 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/parley-im/parley"
+)
+
+// commitLoop is the group committer: it takes every send waiting in the
+// queue (up to MaxBatch), commits them in one transaction, pushes them
+// and answers their senders, then repeats. Under light load a batch is a
+// single message and adds no wait; under heavy load batches grow and the
+// cost of a commit is shared.
+func (s *Service) commitLoop() {
+	defer close(s.done)
+	batch := make([]*pending, 0, s.cfg.MaxBatch)
+	for {
+		select {
+		case p := <-s.queue:
+			batch = append(batch[:0], p)
+		case <-s.stop:
+			// Drain what was accepted before stopping.
+			for {
+				select {
+				case p := <-s.queue:
+					batch = append(batch[:0], p)
+					s.fill(&batch)
+					s.commit(batch)
+				default:
+					return
+				}
+			}
+		}
+		s.fill(&batch)
+		s.commit(batch)
+	}
+}
+
+func (s *Service) fill(batch *[]*pending) {
+	for len(*batch) < s.cfg.MaxBatch {
+		select {
+		case p := <-s.queue:
+			*batch = append(*batch, p)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Service) commit(batch []*pending) {
+	ctx := context.Background()
+	msgs := make([]*parley.Message, len(batch))
+	for i, p := range batch {
+		msgs[i] = p.msg
+	}
+	results, err := s.store.Append(ctx, msgs)
+	if err != nil {
+		s.log.Error("append failed", "err", err, "batch", len(batch))
+		for _, p := range batch {
+			p.done(SendResult{Err: err})
+		}
+		return
+	}
+	deliveries := make([]parley.Delivery, 0, len(batch))
+	for i, p := range batch {
+		r := results[i]
+		if r.Err != nil || r.Dup {
+			continue
+		}
+		d, err := s.msgDelivery(ctx, p.msg, p.skip)
+		if err != nil {
+			s.log.Warn("no push for stored message", "err", err, "msg_id", p.msg.ID, "conv_id", p.msg.ConvID)
+			continue
+		}
+		deliveries = append(deliveries, d)
+	}
+	if len(deliveries) > 0 {
+		if err := s.push.Push(ctx, deliveries); err != nil {
+			// Stored messages reach devices by sync; a failed push only
+			// delays them.
+			s.log.Warn("push failed", "err", err, "deliveries", len(deliveries))
+		}
+	}
+	for i, p := range batch {
+		r := results[i]
+		p.done(SendResult{Msg: p.msg, Dup: r.Dup, Err: r.Err})
+	}
+}
+
+// msgDelivery builds the push of a stored message to every member.
+func (s *Service) msgDelivery(ctx context.Context, m *parley.Message, skip string) (parley.Delivery, error) {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return parley.Delivery{}, err
+	}
+	members, err := s.members(ctx, m.AppID, m.ConvID)
+	if err != nil {
+		return parley.Delivery{}, err
+	}
+	return parley.Delivery{AppID: m.AppID, Users: members, SkipConn: skip, Kind: DeliverMsg, Payload: payload}, nil
+}
+
+// members returns who belongs to a conversation; direct conversations
+// answer from their id without a store lookup.
+func (s *Service) members(ctx context.Context, appID, convID string) ([]string, error) {
+	if a, b, ok := parley.DirectPeers(convID); ok {
+		return []string{a, b}, nil
+	}
+	return s.store.Members(ctx, appID, convID)
+}

@@ -1,0 +1,113 @@
+// Package dispatch routes deliveries to the nodes that hold their
+// recipients' connections: one registry lookup for a whole batch, then one
+// bus message per destination node (never one per recipient), and a
+// direct call for the local node.
+//
+// A Dispatcher is safe for concurrent use and has no goroutines of its
+// own.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/parley-im/parley"
+)
+
+// Local receives the deliveries meant for connections on this node.
+type Local interface {
+	Deliver(ds []parley.Delivery)
+}
+
+// Dispatcher delivers to devices wherever they are connected.
+type Dispatcher struct {
+	node  string
+	reg   parley.Registry
+	bus   parley.Bus
+	local Local
+	log   *slog.Logger
+}
+
+// New returns a Dispatcher for node.
+func New(node string, reg parley.Registry, bus parley.Bus, local Local, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{node: node, reg: reg, bus: bus, local: local, log: log}
+}
+
+// Push routes each delivery to the nodes where its users have connections.
+// A delivery whose users are all offline goes nowhere (they sync later).
+// Push returns the first error met but still tries every node.
+func (d *Dispatcher) Push(ctx context.Context, ds []parley.Delivery) error {
+	perNode, err := d.route(ctx, ds)
+	if err != nil {
+		return err
+	}
+	var first error
+	for node, batch := range perNode {
+		if node == d.node {
+			d.local.Deliver(batch)
+			continue
+		}
+		if err := d.bus.Send(ctx, node, batch); err != nil {
+			d.log.Warn("bus send failed", "node_id", node, "err", err, "deliveries", len(batch))
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+type appUser struct{ app, user string }
+
+// route looks up every recipient once and splits the deliveries by node,
+// each copy naming only the recipients on that node.
+func (d *Dispatcher) route(ctx context.Context, ds []parley.Delivery) (map[string][]parley.Delivery, error) {
+	byApp := make(map[string][]string)
+	seen := make(map[appUser]struct{})
+	for i := range ds {
+		for _, u := range ds[i].Users {
+			k := appUser{ds[i].AppID, u}
+			if _, ok := seen[k]; !ok {
+				seen[k] = struct{}{}
+				byApp[ds[i].AppID] = append(byApp[ds[i].AppID], u)
+			}
+		}
+	}
+	nodesOf := make(map[appUser][]string, len(seen))
+	for app, users := range byApp {
+		conns, err := d.reg.Locate(ctx, app, users)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range conns {
+			k := appUser{app, c.UserID}
+			if !contains(nodesOf[k], c.Node) {
+				nodesOf[k] = append(nodesOf[k], c.Node)
+			}
+		}
+	}
+	perNode := make(map[string][]parley.Delivery)
+	for i := range ds {
+		split := make(map[string][]string)
+		for _, u := range ds[i].Users {
+			for _, n := range nodesOf[appUser{ds[i].AppID, u}] {
+				split[n] = append(split[n], u)
+			}
+		}
+		for n, users := range split {
+			c := ds[i]
+			c.Users = users
+			perNode[n] = append(perNode[n], c)
+		}
+	}
+	return perNode, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

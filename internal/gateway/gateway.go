@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/wire"
+)
+
+// Identity is who a client token belongs to.
+type Identity struct {
+	AppID  string
+	UserID string
+}
+
+// Authenticator checks client tokens.
+type Authenticator interface {
+	// Authenticate returns the identity a token proves for device.
+	// Errors are EUnauthorized with a message saying why.
+	Authenticate(ctx context.Context, token, device string) (Identity, error)
+}
+
+// Chat is the messaging logic sessions call; *chat.Service implements it.
+type Chat interface {
+	SendAsync(ctx context.Context, req chat.SendRequest, done func(chat.SendResult))
+	Sync(ctx context.Context, appID, userID string, since uint64, limit int) (wire.SyncRes, error)
+	Pull(ctx context.Context, appID, userID, convID string, r parley.MessageRange) (wire.PullRes, error)
+	Read(ctx context.Context, appID, userID, convID string, seq uint64, skipConn string) (parley.ConvState, error)
+	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) (wire.ConvsRes, error)
+}
+
+// Config tunes a Gateway. Zero values take the defaults in parentheses.
+type Config struct {
+	Node              string        // this node's id ("local")
+	Heartbeat         time.Duration // how often clients should ping (25s)
+	IdleTimeout       time.Duration // no frame for this long closes the session (75s)
+	AuthTimeout       time.Duration // a WebSocket must authenticate within this (10s)
+	RetryInterval     time.Duration // an unacked push is sent again after this (18s)
+	MaxRetries        int           // retransmissions before the device is told to resync (3)
+	MaxUnacked        int           // unacked pushes before a slow-consumer close (1024)
+	LongPollWait      time.Duration // longest a poll is held (25s)
+	LongPollMaxFrames int           // frames a long-poll session buffers (1024)
+	FrameRate         float64       // request frames per second per session (50)
+	FrameBurst        int           // burst of request frames (100)
+	RequestTimeout    time.Duration // bound on one request's work (10s)
+	Now               func() time.Time
+	Logger            *slog.Logger
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Node == "" {
+		c.Node = "local"
+	}
+	def(&c.Heartbeat, 25*time.Second)
+	def(&c.IdleTimeout, 75*time.Second)
+	def(&c.AuthTimeout, 10*time.Second)
+	def(&c.RetryInterval, 18*time.Second)
+	defInt(&c.MaxRetries, 3)
+	defInt(&c.MaxUnacked, 1024)
+	def(&c.LongPollWait, 25*time.Second)
+	defInt(&c.LongPollMaxFrames, 1024)
+	if c.FrameRate <= 0 {
+		c.FrameRate = 50
+	}
+	defInt(&c.FrameBurst, 100)
+	def(&c.RequestTimeout, 10*time.Second)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Gateway holds this node's client sessions. It is safe for concurrent
+// use. It owns one sweeper goroutine (heartbeats, retransmits, long-poll
+// expiry), started by New and stopped by Close.
+type Gateway struct {
+	cfg  Config
+	ws   Upgrader
+	auth Authenticator
+	chat Chat
+	reg  parley.Registry
+	log  *slog.Logger
+
+	hub hub
+	lp  lpTable
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// New returns a running Gateway. ws may be nil when WebSocket is not
+// served.
+func New(cfg Config, ws Upgrader, auth Authenticator, c Chat, reg parley.Registry) *Gateway {
+	cfg.defaults()
+	g := &Gateway{
+		cfg: cfg, ws: ws, auth: auth, chat: c, reg: reg, log: cfg.Logger,
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	g.hub.init()
+	g.lp.init()
+	go g.sweep()
+	return g
+}
+
+// Deliver hands deliveries to the local sessions of their users. It never
+// blocks on a client. It implements dispatch.Local.
+func (g *Gateway) Deliver(ds []parley.Delivery) {
+	for i := range ds {
+		d := &ds[i]
+		for _, u := range d.Users {
+			g.hub.each(d.AppID, u, func(s *Session) {
+				if s.connID != d.SkipConn && (len(d.Conns) == 0 || contains(d.Conns, s.connID)) {
+					s.deliver(d)
+				}
+			})
+		}
+	}
+}
+
+// Count returns the number of authenticated sessions on this node.
+func (g *Gateway) Count() int { return g.hub.count() }
+
+// Close closes every session with code (wire.CloseGoingAway on
+// shutdown), stops the sweeper and waits for it.
+func (g *Gateway) Close(code int, reason string) {
+	g.once.Do(func() { close(g.stop) })
+	<-g.done
+	for _, s := range g.hub.all() {
+		s.close(code, reason)
+	}
+	for _, s := range g.lp.all() {
+		s.close(code, reason)
+	}
+}
+
+// newID returns a random URL-safe id with n bytes of entropy.
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/wire"
+)
+
+// handle decodes and serves one client frame. reply receives the answer
+// (res, err or pong), possibly after handle returns (sends are answered
+// when their batch commits). It returns false when the frame gets no
+// answer (a valid ack).
+func (s *Session) handle(data []byte, reply func([]byte)) bool {
+	in, err := wire.Decode(data)
+	if err != nil {
+		id := ""
+		if in != nil {
+			id = in.ID
+		}
+		if s.state.Load() == stateNew {
+			// Nothing but a valid auth frame opens a session.
+			reply(wire.Err(id, err))
+			s.close(wire.CloseProtocol, "first frame must be a valid auth frame")
+			return true
+		}
+		reply(wire.Err(id, err))
+		return true
+	}
+	if s.state.Load() == stateNew {
+		if in.Type != wire.TAuth {
+			reply(wire.Err(in.ID, parley.Errorf(parley.EUnauthorized, "authenticate first")))
+			s.close(wire.CloseProtocol, "first frame must be auth")
+			return true
+		}
+		s.authenticate(in, reply)
+		return true
+	}
+	switch in.Type {
+	case wire.TPing:
+		reply(wire.Pong())
+		return true
+	case wire.TAck:
+		s.ack(in.N)
+		return false
+	case wire.TAuth:
+		reply(wire.Err(in.ID, parley.Errorf(parley.EConflict, "already authenticated")))
+		return true
+	}
+	if !s.allow() {
+		reply(wire.Err(in.ID, parley.Errorf(parley.ERateLimited, "too many requests; slow down")))
+		return true
+	}
+	s.request(in, reply)
+	return true
+}
+
+func (s *Session) authenticate(in *wire.In, reply func([]byte)) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.RequestTimeout)
+	defer cancel()
+	id, err := s.g.auth.Authenticate(ctx, in.Token, in.Device)
+	if err != nil {
+		reply(wire.Err(in.ID, err))
+		s.close(wire.CloseUnauthorized, parley.ErrorMessage(err))
+		return
+	}
+	if err := s.g.attach(ctx, s, id, in.Device, parley.Platform(in.Platform)); err != nil {
+		reply(wire.Err(in.ID, err))
+		s.close(wire.CloseInternal, "could not register the session")
+		return
+	}
+	reply(wire.Res(in.ID, s.authRes()))
+}
+
+func (s *Session) authRes() wire.AuthRes {
+	return wire.AuthRes{User: s.user, Conn: s.connID, Node: s.g.cfg.Node, Heartbeat: int(s.g.cfg.Heartbeat.Seconds())}
+}
+
+// attach makes an authenticated session reachable: in the hub, so that
+// local deliveries find it, and in the registry, so that other nodes do.
+// A session of the same device on this node is replaced.
+func (g *Gateway) attach(ctx context.Context, s *Session, id Identity, device string, p parley.Platform) error {
+	s.app, s.user, s.device, s.platform = id.AppID, id.UserID, device, p
+	if !s.state.CompareAndSwap(stateNew, stateAuthed) {
+		return parley.Errorf(parley.EUnavailable, "session closed")
+	}
+	if old := g.hub.add(s); old != nil {
+		old.close(wire.CloseReplaced, "replaced by a newer connection of the same device")
+	}
+	err := g.reg.Register(ctx, parley.ConnInfo{
+		AppID: s.app, UserID: s.user, ConnID: s.connID, Node: g.cfg.Node,
+		Device: device, Platform: p, ClientIP: s.ip, Since: g.cfg.Now(),
+	})
+	if err != nil {
+		g.log.Error("register failed", "err", err, "conn_id", s.connID)
+		return err
+	}
+	return nil
+}
+
+// request serves the frames that need an authenticated session.
+func (s *Session) request(in *wire.In, reply func([]byte)) {
+	if in.Type == wire.TSend {
+		ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.RequestTimeout)
+		s.g.chat.SendAsync(ctx, chat.SendRequest{
+			AppID: s.app, Sender: s.user, To: in.To, ConvID: in.Conv,
+			ClientMsgID: in.CMID, Kind: parley.Kind(in.Kind), Body: in.Body,
+			FromClient: true, SkipConn: s.connID,
+		}, func(r chat.SendResult) {
+			cancel()
+			if r.Err != nil {
+				reply(wire.Err(in.ID, r.Err))
+				return
+			}
+			reply(wire.Res(in.ID, wire.SendRes{Msg: r.Msg, Dup: r.Dup}))
+		})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.RequestTimeout)
+	defer cancel()
+	var (
+		res any
+		err error
+	)
+	switch in.Type {
+	case wire.TSync:
+		res, err = s.g.chat.Sync(ctx, s.app, s.user, in.Since, in.LimitOr(wire.DefaultLimit))
+	case wire.TPull:
+		res, err = s.g.chat.Pull(ctx, s.app, s.user, in.Conv, parley.MessageRange{
+			After: in.After, Before: in.Before, Limit: in.LimitOr(wire.DefaultLimit), Newest: in.Newest,
+		})
+	case wire.TRead:
+		res, err = s.g.chat.Read(ctx, s.app, s.user, in.Conv, in.Seq, s.connID)
+	case wire.TConvs:
+		res, err = s.g.chat.Conversations(ctx, s.app, s.user, in.Before, in.LimitOr(wire.DefaultLimit))
+	default:
+		err = parley.Errorf(parley.EBadFrame, "unknown frame type")
+	}
+	if err != nil {
+		if parley.ErrorCode(err) == parley.EInternal {
+			s.g.log.Error("request failed", "err", err, "conn_id", s.connID, "type", in.Type)
+		}
+		reply(wire.Err(in.ID, err))
+		return
+	}
+	reply(wire.Res(in.ID, res))
+}

@@ -1,0 +1,213 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/wire"
+)
+
+// Session states.
+const (
+	stateNew int32 = iota
+	stateAuthed
+	stateClosed
+)
+
+// maxQueuedFrames bounds the frames a session has received but not yet
+// handled; beyond it frames are refused with rate_limited.
+const maxQueuedFrames = 256
+
+// Session is one authenticated (or authenticating) device connection,
+// over WebSocket or long-poll. The protocol logic is the same for both;
+// only the outlet differs.
+//
+// Frames are handled in arrival order by a worker goroutine that exists
+// only while frames are waiting, so an idle session costs no goroutine.
+type Session struct {
+	g      *Gateway
+	out    Conn
+	connID string
+	ip     string
+	slot   uint64 // position in the hub's set of open sessions
+
+	// Set once by auth before state becomes stateAuthed; read-only after.
+	app, user, device string
+	platform          parley.Platform
+
+	state    atomic.Int32
+	lastSeen atomic.Int64 // unix nanoseconds of the last frame received
+	born     int64 // unix nanoseconds
+
+	mu      sync.Mutex // guards the fields below
+	nextN   uint64
+	unacked map[uint64]*inflight
+	work    [][]byte
+	working bool
+	limiter *rate.Limiter
+}
+
+// inflight is a push awaiting its ack.
+type inflight struct {
+	payload []byte // the message JSON
+	tries   int
+	due     int64 // unix nanoseconds when it is sent again
+}
+
+func (g *Gateway) newSession(out Conn, ip string) *Session {
+	now := g.cfg.Now().UnixNano()
+	s := &Session{g: g, out: out, connID: newID(9), ip: ip, born: now}
+	s.lastSeen.Store(now)
+	g.hub.track(s)
+	return s
+}
+
+// Frame queues one received frame for the worker. It implements Handler.
+func (s *Session) Frame(data []byte) {
+	if s.state.Load() == stateClosed {
+		return
+	}
+	s.lastSeen.Store(s.g.cfg.Now().UnixNano())
+	s.mu.Lock()
+	if len(s.work) >= maxQueuedFrames {
+		s.mu.Unlock()
+		s.write(wire.Err("", parley.Errorf(parley.ERateLimited, "too many frames in flight")))
+		return
+	}
+	s.work = append(s.work, append([]byte(nil), data...))
+	start := !s.working
+	s.working = true
+	s.mu.Unlock()
+	if start {
+		go s.drain()
+	}
+}
+
+func (s *Session) drain() {
+	for {
+		s.mu.Lock()
+		if len(s.work) == 0 || s.state.Load() == stateClosed {
+			s.work = nil
+			s.working = false
+			s.mu.Unlock()
+			return
+		}
+		f := s.work[0]
+		s.work[0] = nil
+		s.work = s.work[1:]
+		s.mu.Unlock()
+		s.handle(f, s.write)
+	}
+}
+
+// Closed releases everything the session holds. It implements Handler and
+// is also called for long-poll sessions; only the first call acts.
+func (s *Session) Closed(err error) {
+	prev := s.state.Swap(stateClosed)
+	if prev == stateClosed {
+		return
+	}
+	s.g.hub.untrack(s)
+	if prev == stateAuthed {
+		s.g.hub.remove(s)
+		ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.RequestTimeout)
+		if err := s.g.reg.Unregister(ctx, s.app, s.user, s.connID); err != nil {
+			s.g.log.Warn("unregister failed", "err", err, "conn_id", s.connID)
+		}
+		cancel()
+	}
+	s.mu.Lock()
+	s.unacked = nil
+	s.work = nil
+	s.mu.Unlock()
+}
+
+// close ends the session with a close code; Closed follows.
+func (s *Session) close(code int, reason string) {
+	s.out.Close(code, reason)
+}
+
+// write sends a frame; a backlog past its bound closes the session as a
+// slow consumer. It must not be called with s.mu held (use send).
+func (s *Session) write(frame []byte) {
+	if !s.send(frame) {
+		s.closeSlow()
+	}
+}
+
+// send writes a frame and reports false when the backlog is over its
+// bound; the caller then calls closeSlow once it holds no lock.
+func (s *Session) send(frame []byte) bool {
+	return !errors.Is(s.out.Write(frame), ErrBacklog)
+}
+
+func (s *Session) closeSlow() {
+	s.close(wire.CloseSlowConsumer, "slow consumer: send backlog over its bound")
+}
+
+// deliver pushes one delivery to this session. It never blocks on the
+// network.
+func (s *Session) deliver(d *parley.Delivery) {
+	if s.state.Load() != stateAuthed {
+		return
+	}
+	switch d.Kind {
+	case chat.DeliverMsg:
+		now := s.g.cfg.Now().UnixNano()
+		s.mu.Lock()
+		if s.unacked == nil {
+			s.unacked = make(map[uint64]*inflight)
+		}
+		if len(s.unacked) >= s.g.cfg.MaxUnacked {
+			s.mu.Unlock()
+			s.close(wire.CloseSlowConsumer, "slow consumer: too many unacknowledged pushes")
+			return
+		}
+		s.nextN++
+		n := s.nextN
+		s.unacked[n] = &inflight{payload: d.Payload, tries: 1, due: now + int64(s.g.cfg.RetryInterval)}
+		// Written under the lock so that pushes leave in n order.
+		ok := s.send(wire.Msg(n, d.Payload))
+		s.mu.Unlock()
+		if !ok {
+			s.closeSlow()
+		}
+	case chat.DeliverRead:
+		if f := wire.ReadRaw(d.Payload); f != nil {
+			s.write(f)
+		}
+	case DeliverKick:
+		if dev := string(d.Payload); dev == "" || dev == s.device {
+			s.close(wire.CloseKicked, "session revoked")
+		}
+	}
+}
+
+// DeliverKick is the delivery kind that ends sessions: Payload is a device
+// id, or empty for every device of the users.
+const DeliverKick = "kick"
+
+func (s *Session) ack(ns []uint64) {
+	s.mu.Lock()
+	for _, n := range ns {
+		delete(s.unacked, n)
+	}
+	s.mu.Unlock()
+}
+
+// allow reports whether a request frame fits the session's rate limit.
+func (s *Session) allow() bool {
+	s.mu.Lock()
+	if s.limiter == nil {
+		s.limiter = rate.NewLimiter(rate.Limit(s.g.cfg.FrameRate), s.g.cfg.FrameBurst)
+	}
+	ok := s.limiter.AllowN(s.g.cfg.Now(), 1)
+	s.mu.Unlock()
+	return ok
+}

@@ -1,0 +1,25 @@
+package httpapi
+
+import "net/http"
+
+// routes is the one list of every HTTP route a node serves.
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+
+	// Clients.
+	mux.HandleFunc("GET /v1/ws", s.Client.ServeWS)
+	mux.HandleFunc("POST /v1/lp/connect", s.Client.ServeLPConnect)
+	mux.HandleFunc("GET /v1/lp/poll", s.Client.ServeLPPoll)
+	mux.HandleFunc("POST /v1/lp/send", s.Client.ServeLPSend)
+
+	// Business backends, authenticated by the app's API key.
+	mux.Handle("POST /v1/server/users", s.app(s.upsertUsers))
+	mux.Handle("GET /v1/server/users/{user}", s.app(s.getUser))
+	mux.Handle("POST /v1/server/users/{user}/revoke", s.app(s.revoke))
+	mux.Handle("POST /v1/server/tokens", s.app(s.issueToken))
+	mux.Handle("POST /v1/server/messages", s.app(s.sendMessage))
+	mux.Handle("POST /v1/server/broadcast", s.app(s.broadcast))
+	mux.Handle("GET /v1/server/conversations/{conv}/messages", s.app(s.history))
+}

@@ -1,0 +1,295 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/auth"
+	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/gateway"
+	"github.com/parley-im/parley/wire"
+)
+
+// Limits of the server API.
+const (
+	maxBody          = 1 << 20 // bytes of a request body
+	maxBroadcastBody = 8 << 20 // bytes of a broadcast body (long user lists)
+	maxUsersPerCall  = 1000    // users in one upsert
+	defaultTokenTTL  = 24 * time.Hour
+)
+
+
+// app authenticates a server API request by its API key and passes the
+// app to h.
+func (s *Server) app(h func(w http.ResponseWriter, r *http.Request, app *parley.App)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			wire.WriteHTTPError(w, parley.Errorf(parley.EUnauthorized, "missing Authorization: Bearer <API key>"))
+			return
+		}
+		appID, secret, err := auth.ParseAPIKey(key)
+		if err != nil {
+			wire.WriteHTTPError(w, err)
+			return
+		}
+		app, err := s.Store.App(r.Context(), appID)
+		if err != nil || !auth.CheckAPIKey(secret, app.KeyHash) {
+			if err != nil && parley.ErrorCode(err) != parley.ENotFound {
+				s.Logger.Error("app lookup failed", "err", err, "app_id", appID)
+				wire.WriteHTTPError(w, err)
+				return
+			}
+			wire.WriteHTTPError(w, parley.Errorf(parley.EUnauthorized, "invalid API key"))
+			return
+		}
+		h(w, r, app)
+	})
+}
+
+// decode reads a JSON body of at most limit bytes into v.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return parley.Errorf(parley.ETooLarge, "body larger than %d bytes", limit)
+	}
+	if err != nil {
+		return parley.Errorf(parley.EInvalid, "could not read body")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return parley.Errorf(parley.EInvalid, "body is not valid JSON for this endpoint: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) upsertUsers(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	var req struct {
+		Users []parley.User `json:"users"`
+	}
+	if err := decode(w, r, maxBody, &req); err != nil {
+		wire.WriteHTTPError(w, err)
+		return
+	}
+	if len(req.Users) == 0 || len(req.Users) > maxUsersPerCall {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "users must hold 1-%d users", maxUsersPerCall))
+		return
+	}
+	now := s.Now()
+	for i := range req.Users {
+		u := &req.Users[i]
+		if err := u.Validate(); err != nil {
+			wire.WriteHTTPError(w, &parley.Error{Code: parley.ErrorCode(err), Message: "users[" + strconv.Itoa(i) + "]: " + parley.ErrorMessage(err)})
+			return
+		}
+		u.AppID, u.CreatedAt, u.UpdatedAt = app.ID, now, now
+	}
+	if err := s.Store.UpsertUsers(r.Context(), app.ID, req.Users); err != nil {
+		s.fail(w, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, map[string]int{"upserted": len(req.Users)})
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	id := r.PathValue("user")
+	if !parley.ValidID(id) {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid user id"))
+		return
+	}
+	u, err := s.Store.User(r.Context(), app.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	var req struct {
+		User       string `json:"user"`
+		Device     string `json:"device"`
+		TTLSeconds int64  `json:"ttl_seconds"`
+	}
+	if err := decode(w, r, maxBody, &req); err != nil {
+		wire.WriteHTTPError(w, err)
+		return
+	}
+	if _, err := s.Store.User(r.Context(), app.ID, req.User); err != nil {
+		s.fail(w, err)
+		return
+	}
+	ttl := defaultTokenTTL
+	if req.TTLSeconds != 0 {
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+	}
+	if req.Device != "" && !parley.ValidID(req.Device) {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid device id"))
+		return
+	}
+	now := s.Now()
+	// Tokens carry whole seconds and a token issued in the second of a
+	// revocation counts as revoked, so a token issued right after a
+	// revocation starts at the next second.
+	revoked, err := s.Store.RevokedBefore(r.Context(), app.ID, req.User, req.Device)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !revoked.IsZero() && now.Unix() <= revoked.Unix() {
+		now = time.Unix(revoked.Unix()+1, 0)
+	}
+	claims := auth.Claims{AppID: app.ID, UserID: req.User, Device: req.Device, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	tok, err := auth.IssueToken(app, claims)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": claims.ExpiresAt.UTC().Format(time.RFC3339)})
+}
+
+// revoke invalidates the user's tokens issued until now (on one device or
+// all) and ends their live sessions.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	user := r.PathValue("user")
+	var req struct {
+		Device string `json:"device"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(w, r, maxBody, &req); err != nil {
+			wire.WriteHTTPError(w, err)
+			return
+		}
+	}
+	if !parley.ValidID(user) || (req.Device != "" && !parley.ValidID(req.Device)) {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid user or device id"))
+		return
+	}
+	if err := s.Store.RevokeSessions(r.Context(), app.ID, user, req.Device, s.Now()); err != nil {
+		s.fail(w, err)
+		return
+	}
+	kick := parley.Delivery{AppID: app.ID, Users: []string{user}, Kind: gateway.DeliverKick, Payload: []byte(req.Device)}
+	if err := s.Push.Push(r.Context(), []parley.Delivery{kick}); err != nil {
+		s.Logger.Warn("kick push failed", "err", err, "user_id", user)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	var req struct {
+		From string          `json:"from"`
+		To   string          `json:"to"`
+		Conv string          `json:"conv"`
+		CMID string          `json:"cmid"`
+		Kind parley.Kind     `json:"kind"`
+		Body json.RawMessage `json:"body"`
+	}
+	if err := decode(w, r, maxBody, &req); err != nil {
+		wire.WriteHTTPError(w, err)
+		return
+	}
+	if req.From == "" {
+		req.From = parley.SystemUserID
+	} else if !parley.ValidID(req.From) {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "from is not a valid user id"))
+		return
+	}
+	if (req.To == "") == (req.Conv == "") || (req.To != "" && !parley.ValidID(req.To)) || len(req.Conv) > parley.MaxConvIDLen {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "give exactly one of a valid to (user id) and conv"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	res := s.Chat.Send(ctx, chat.SendRequest{
+		AppID: app.ID, Sender: req.From, To: req.To, ConvID: req.Conv,
+		ClientMsgID: req.CMID, Kind: req.Kind, Body: req.Body,
+	})
+	if res.Err != nil {
+		s.fail(w, res.Err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, wire.SendRes{Msg: res.Msg, Dup: res.Dup})
+}
+
+func (s *Server) broadcast(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	var req struct {
+		Users []string        `json:"users"`
+		All   bool            `json:"all"`
+		Kind  parley.Kind     `json:"kind"`
+		Body  json.RawMessage `json:"body"`
+	}
+	if err := decode(w, r, maxBroadcastBody, &req); err != nil {
+		wire.WriteHTTPError(w, err)
+		return
+	}
+	n, err := s.Chat.Broadcast(r.Context(), chat.BroadcastRequest{AppID: app.ID, Users: req.Users, All: req.All, Kind: req.Kind, Body: req.Body})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, app *parley.App) {
+	conv := r.PathValue("conv")
+	if conv == "" || len(conv) > parley.MaxConvIDLen {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid conversation id"))
+		return
+	}
+	q := r.URL.Query()
+	var mr parley.MessageRange
+	var err error
+	parse := func(name string) uint64 {
+		v := q.Get(name)
+		if v == "" || err != nil {
+			return 0
+		}
+		n, perr := strconv.ParseUint(v, 10, 64)
+		if perr != nil {
+			err = parley.Errorf(parley.EInvalid, "%s must be a non-negative integer", name)
+		}
+		return n
+	}
+	mr.After, mr.Before = parse("after"), parse("before")
+	limit := parse("limit")
+	if err == nil && limit > wire.MaxLimit {
+		err = parley.Errorf(parley.EInvalid, "limit must be at most %d", wire.MaxLimit)
+	}
+	if err != nil {
+		wire.WriteHTTPError(w, err)
+		return
+	}
+	mr.Limit = int(limit)
+	if mr.Limit == 0 {
+		mr.Limit = wire.DefaultLimit
+	}
+	mr.Newest = q.Get("newest") == "true"
+	msgs, err := s.Chat.History(r.Context(), app.ID, conv, mr)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []parley.Message{}
+	}
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"msgs": msgs})
+}
+
+// fail answers with err, logging internal errors once here.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	if parley.ErrorCode(err) == parley.EInternal {
+		s.Logger.Error("request failed", "err", err)
+	}
+	wire.WriteHTTPError(w, err)
+}
+

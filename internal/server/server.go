@@ -1,0 +1,243 @@
+// Package server assembles one Parley node from its configuration: the
+// store, registry and bus adapters, the chat service, the dispatcher, the
+// gateway with its WebSocket transport, and the HTTP server. It is the one
+// place (with cmd/parley, which only reads configuration) that knows every
+// adapter; tests use it to run real nodes on loopback ports.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/dispatch"
+	"github.com/parley-im/parley/internal/gateway"
+	"github.com/parley-im/parley/internal/gateway/gwsws"
+	"github.com/parley-im/parley/internal/gateway/nbiows"
+	"github.com/parley-im/parley/internal/httpapi"
+	"github.com/parley-im/parley/internal/inmem"
+	"github.com/parley-im/parley/internal/sqlite"
+	"github.com/parley-im/parley/wire"
+)
+
+// Version is the version the index page shows.
+const Version = "0.1.0"
+
+// Config is a node's configuration. The zero value of every field means
+// its default, so Config{} runs the embedded default.
+type Config struct {
+	Addr      string // listen address (127.0.0.1:8080)
+	DataDir   string // where the SQLite file and the demo key live (./parley-data)
+	Node      string // node id (local)
+	Transport string // WebSocket transport: nbio (default) or gws
+	// DemoApp creates an app "demo" on first start and prints its API key
+	// to Out. Default on; turn off with NoDemoApp.
+	NoDemoApp bool
+
+	Heartbeat     time.Duration
+	IdleTimeout   time.Duration
+	AuthTimeout   time.Duration
+	RetryInterval time.Duration
+	MaxRetries    int
+
+	Logger *slog.Logger
+	Out    io.Writer // where the first-start banner goes (os.Stdout)
+	Now    func() time.Time
+}
+
+// Defaults fills in the defaults.
+func (c *Config) Defaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "parley-data"
+	}
+	if c.Node == "" {
+		c.Node = "local"
+	}
+	if c.Transport == "" {
+		c.Transport = "nbio"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	if c.Transport != "nbio" && c.Transport != "gws" {
+		return fmt.Errorf("transport must be nbio or gws, not %q", c.Transport)
+	}
+	if !parley.ValidID(c.Node) {
+		return fmt.Errorf("node id %q is not valid", c.Node)
+	}
+	for _, d := range []time.Duration{c.Heartbeat, c.IdleTimeout, c.AuthTimeout, c.RetryInterval} {
+		if d < 0 {
+			return errors.New("durations must not be negative")
+		}
+	}
+	if c.MaxRetries < 0 {
+		return errors.New("max retries must not be negative")
+	}
+	return nil
+}
+
+// DBPath is the SQLite file of a data dir.
+func DBPath(dataDir string) string { return filepath.Join(dataDir, "parley.db") }
+
+// Server is a running node.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sqlite.DB
+	reg   *inmem.Registry
+	bus   *inmem.Bus
+	chat  *chat.Service
+	gw    *gateway.Gateway
+	ws    gateway.Upgrader
+	stopB func()
+	http  *http.Server
+	ln    net.Listener
+	errc  chan error
+	once  sync.Once
+}
+
+// Start opens the node's storage, runs migrations, creates the demo app on
+// first start, and starts serving on cfg.Addr. Close stops it.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, errc: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if s.store, err = sqlite.Open(ctx, DBPath(cfg.DataDir)); err != nil {
+		return nil, err
+	}
+	if !cfg.NoDemoApp {
+		if err := ensureDemoApp(ctx, s.store, cfg.DataDir, cfg.Out, cfg.Now); err != nil {
+			return nil, err
+		}
+	}
+	s.reg = inmem.NewRegistry()
+	s.bus = inmem.NewBus(1024)
+	switch cfg.Transport {
+	case "gws":
+		s.ws, err = gwsws.New(gwsws.Options{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
+	default:
+		s.ws, err = nbiows.New(nbiows.Options{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
+	}
+	if err != nil {
+		return nil, err
+	}
+	var disp *dispatch.Dispatcher
+	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
+	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger})
+	s.gw = gateway.New(gateway.Config{
+		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
+		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
+	}, s.ws, &tokenAuth{store: s.store, now: cfg.Now}, s.chat, s.reg)
+	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger)
+	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
+		return nil, err
+	}
+	api := &httpapi.Server{
+		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Node: cfg.Node, Version: Version,
+		Logger: cfg.Logger, Now: cfg.Now,
+		Ready: func(ctx context.Context) error {
+			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
+			return err
+		},
+	}
+	s.http = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	go func() { s.errc <- s.http.Serve(s.ln) }()
+	s.log.Info("parley serving", "addr", s.ln.Addr().String(), "node_id", cfg.Node, "data", cfg.DataDir, "transport", cfg.Transport)
+	return s, nil
+}
+
+type pushFunc func(ctx context.Context, ds []parley.Delivery) error
+
+func (f pushFunc) Push(ctx context.Context, ds []parley.Delivery) error { return f(ctx, ds) }
+
+// Addr is the address the node listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the node's base URL, http://Addr.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Store gives tests and admin commands the node's store.
+func (s *Server) Store() parley.Store { return s.store }
+
+// Err delivers the serve error if the HTTP server stops on its own.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Close drains the node: it stops accepting requests, tells every client to
+// reconnect (close code 1001), commits the sends already accepted, and
+// closes the store. ctx bounds the wait for in-flight HTTP requests.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		if s.http != nil {
+			s.http.SetKeepAlivesEnabled(false)
+			_ = s.ln.Close()
+		}
+		if s.gw != nil {
+			s.gw.Close(wire.CloseGoingAway, "server shutting down")
+		}
+		if s.http != nil {
+			err = s.http.Shutdown(ctx)
+		}
+		s.closeAll()
+	})
+	return err
+}
+
+func (s *Server) closeAll() {
+	if s.stopB != nil {
+		s.stopB()
+	}
+	if s.chat != nil {
+		s.chat.Close()
+	}
+	if s.ws != nil {
+		_ = s.ws.Close()
+	}
+	if s.bus != nil {
+		_ = s.bus.Close()
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+}
