@@ -1,0 +1,198 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/parley-im/parley"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// readers is the size of the read-only connection pool. Reads are short
+// index lookups; a few connections keep the CPU busy without each one
+// holding its own page cache for nothing.
+const readers = 4
+
+// Limits on the number of rows one read returns.
+const (
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
+// DB is a parley.Store on one SQLite file. Create it with Open; it is safe
+// for concurrent use (see the package comment for how reads and writes
+// interleave).
+type DB struct {
+	w  *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	r  *sql.DB // query-only readers
+	st *appendStmts
+}
+
+var _ parley.Store = (*DB)(nil)
+
+// Open opens the SQLite file at path, creating it if needed, applies every
+// pending migration and returns the store. The caller must Close it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	const op = "sqlite.Open"
+	w, err := openWriter(path)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	if _, err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, internal(op, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, "_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)&_query_only=1"))
+	if err != nil {
+		w.Close()
+		return nil, internal(op, err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, internal(op, err)
+	}
+	st, err := prepareAppend(ctx, w)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, internal(op, err)
+	}
+	return &DB{w: w, r: r, st: st}, nil
+}
+
+// Migrate applies every pending migration to the SQLite file at path,
+// creating it if needed, and returns one human-readable line per migration
+// applied (none when the schema is up to date). Open migrates too; Migrate
+// is for running the step on its own (parley migrate).
+func Migrate(ctx context.Context, path string) ([]string, error) {
+	w, err := openWriter(path)
+	if err != nil {
+		return nil, internal("sqlite.Migrate", err)
+	}
+	defer w.Close()
+	lines, err := migrate(ctx, w)
+	if err != nil {
+		return nil, internal("sqlite.Migrate", err)
+	}
+	return lines, nil
+}
+
+// Close closes both connection pools. It waits for nothing: calls still
+// running fail. Close is not safe to call twice.
+func (db *DB) Close() error {
+	err := db.st.close()
+	return errors.Join(err, db.w.Close(), db.r.Close())
+}
+
+// dsn builds a modernc.org/sqlite data source name. The PRAGMAs must be in
+// the DSN: the driver runs them on every new connection of the pool, where
+// db.Exec("PRAGMA ...") would reach only one pooled connection.
+func dsn(path, params string) string {
+	return "file:" + path + "?" + params
+}
+
+// openWriter opens the single-connection writer pool.
+func openWriter(path string) (*sql.DB, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("database path %q must not contain '?' or '#'", path)
+	}
+	w, err := sql.Open("sqlite", dsn(path,
+		"_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	// One connection: SQLite allows one writer at a time anyway, and
+	// queueing in database/sql is cheaper than spinning on SQLITE_BUSY.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	return w, nil
+}
+
+// migrate applies the embedded migrations through the writer.
+func migrate(ctx context.Context, w *sql.DB) ([]string, error) {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, w, fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithSlog(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	// p.Close would close w, which the caller owns; a provider holds
+	// nothing else.
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]string, 0, len(res))
+	for _, r := range res {
+		lines = append(lines, r.String())
+	}
+	return lines, nil
+}
+
+// internal wraps an infrastructure error.
+func internal(op string, err error) error {
+	var pe *parley.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &parley.Error{Code: parley.EInternal, Op: op, Err: err}
+}
+
+func notFound(op, format string, args ...any) error {
+	return &parley.Error{Code: parley.ENotFound, Op: op, Message: fmt.Sprintf(format, args...)}
+}
+
+func forbidden(op, format string, args ...any) error {
+	return &parley.Error{Code: parley.EForbidden, Op: op, Message: fmt.Sprintf(format, args...)}
+}
+
+// limit applies the default and the cap to a caller's row limit.
+func limit(n int) int {
+	switch {
+	case n <= 0:
+		return defaultLimit
+	case n > maxLimit:
+		return maxLimit
+	}
+	return n
+}
+
+// Times are stored as Unix milliseconds; 0 is the zero time.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// rollback ends a transaction that did not commit. The error is dropped:
+// the one that made the caller give up is the one to report.
+func rollback(tx *sql.Tx) { _ = tx.Rollback() }

@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/parley-im/parley"
+)
+
+// UpsertUsers creates or replaces the profiles of users of one app in one
+// transaction. Name, Avatar, Role and Metadata are replaced as given;
+// CreatedAt is kept for existing users. A non-zero CreatedAt or UpdatedAt
+// in the input is stored as given (so callers can inject a clock); zero
+// ones are set to now. The input is not modified.
+func (db *DB) UpsertUsers(ctx context.Context, appID string, users []parley.User) error {
+	const op = "sqlite.UpsertUsers"
+	if len(users) == 0 {
+		return nil
+	}
+	now := time.Now()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer rollback(tx)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO users
+		(app_id, id, name, avatar, role, metadata, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, id) DO UPDATE SET
+			name = excluded.name, avatar = excluded.avatar, role = excluded.role,
+			metadata = excluded.metadata, updated_at = excluded.updated_at`)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer stmt.Close()
+	for _, u := range users {
+		created, updated := u.CreatedAt, u.UpdatedAt
+		if created.IsZero() {
+			created = now
+		}
+		if updated.IsZero() {
+			updated = now
+		}
+		if _, err := stmt.ExecContext(ctx, appID, u.ID, u.Name, u.Avatar, string(u.Role),
+			string(u.Metadata), millis(created), millis(updated)); err != nil {
+			return internal(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// User returns a user. Returns ENotFound if there is none.
+func (db *DB) User(ctx context.Context, appID, userID string) (*parley.User, error) {
+	const op = "sqlite.User"
+	u := parley.User{AppID: appID, ID: userID}
+	var role, meta string
+	var created, updated int64
+	err := db.r.QueryRowContext(ctx, `SELECT name, avatar, role, metadata, created_at, updated_at
+		FROM users WHERE app_id = ? AND id = ?`, appID, userID).
+		Scan(&u.Name, &u.Avatar, &role, &meta, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(op, "user %q not found", userID)
+	}
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	u.Role = parley.Role(role)
+	if meta != "" {
+		u.Metadata = json.RawMessage(meta)
+	}
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return &u, nil
+}
+
+// UserIDs returns up to limit user ids of an app greater than after, in
+// ascending order. limit <= 0 means 50; it is capped at 1000.
+func (db *DB) UserIDs(ctx context.Context, appID, after string, n int) ([]string, error) {
+	const op = "sqlite.UserIDs"
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM users WHERE app_id = ? AND id > ?
+		ORDER BY id LIMIT ?`, appID, after, limit(n))
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, internal(op, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return ids, nil
+}
+
+// RevokeSessions records that tokens issued before t are no longer valid
+// for the user on device, or on every device if device is "". A revocation
+// never moves back: an earlier t than the one stored changes nothing.
+// Times are kept to the nanosecond.
+func (db *DB) RevokeSessions(ctx context.Context, appID, userID, device string, t time.Time) error {
+	const op = "sqlite.RevokeSessions"
+	_, err := db.w.ExecContext(ctx, `INSERT INTO revocations (app_id, user_id, device, revoked_before)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (app_id, user_id, device) DO UPDATE SET
+			revoked_before = max(revoked_before, excluded.revoked_before)`,
+		appID, userID, device, t.UnixNano())
+	if err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// RevokedBefore returns the later of the user-wide and the device's
+// revocation time, or the zero time if there is none.
+func (db *DB) RevokedBefore(ctx context.Context, appID, userID, device string) (time.Time, error) {
+	const op = "sqlite.RevokedBefore"
+	var ns sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT max(revoked_before) FROM revocations
+		WHERE app_id = ? AND user_id = ? AND device IN ('', ?)`, appID, userID, device).Scan(&ns)
+	if err != nil {
+		return time.Time{}, internal(op, err)
+	}
+	if !ns.Valid {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, ns.Int64), nil
+}
