@@ -1,0 +1,138 @@
+package inmem
+
+import (
+	"cmp"
+	"context"
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"github.com/parley-im/parley"
+)
+
+var _ parley.Registry = (*Registry)(nil)
+
+// numShards spreads users over locks so that registrations of different
+// users rarely contend. A power of two, so the shard is a mask of the hash.
+const numShards = 64
+
+// Registry is an in-memory parley.Registry. Rows live as long as the
+// process, so, unlike a shared registry, it needs no expiry: a crash takes
+// the rows with the connections they describe. The zero value is not
+// usable; call NewRegistry.
+type Registry struct {
+	seed   maphash.Seed
+	shards [numShards]shard
+}
+
+type shard struct {
+	mu sync.RWMutex
+	// users holds each user's connections by ConnID. A user with no
+	// connection left has no entry, so the map does not grow with every
+	// user ever seen.
+	users map[userKey]map[string]parley.ConnInfo
+}
+
+type userKey struct{ app, user string }
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	r := &Registry{seed: maphash.MakeSeed()}
+	for i := range r.shards {
+		r.shards[i].users = make(map[userKey]map[string]parley.ConnInfo)
+	}
+	return r
+}
+
+func (r *Registry) shardIndex(k userKey) int {
+	return int(maphash.Comparable(r.seed, k) & (numShards - 1))
+}
+
+// Register adds the connection c, or replaces the row of the same
+// (AppID, UserID, ConnID). It returns EInvalid if AppID, UserID, ConnID or
+// Node is empty. ctx is not used: nothing blocks.
+func (r *Registry) Register(_ context.Context, c parley.ConnInfo) error {
+	if c.AppID == "" || c.UserID == "" || c.ConnID == "" || c.Node == "" {
+		return &parley.Error{Code: parley.EInvalid, Op: "inmem.Registry.Register", Message: "app, user, connection and node ids are required"}
+	}
+	k := userKey{c.AppID, c.UserID}
+	s := &r.shards[r.shardIndex(k)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conns := s.users[k]
+	if conns == nil {
+		conns = make(map[string]parley.ConnInfo, 1)
+		s.users[k] = conns
+	}
+	conns[c.ConnID] = c
+	return nil
+}
+
+// Unregister removes a connection. Removing one that is not registered is
+// not an error. It never fails.
+func (r *Registry) Unregister(_ context.Context, appID, userID, connID string) error {
+	k := userKey{appID, userID}
+	s := &r.shards[r.shardIndex(k)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if conns := s.users[k]; conns != nil {
+		delete(conns, connID)
+		if len(conns) == 0 {
+			delete(s.users, k)
+		}
+	}
+	return nil
+}
+
+// Locate returns the connections of the given users of appID, each once
+// even if a user id is repeated, in no particular order; nil if there are
+// none. It takes each shard's read lock at most once, however many users
+// it asks for. It never fails.
+func (r *Registry) Locate(_ context.Context, appID string, userIDs []string) ([]parley.ConnInfo, error) {
+	if len(userIDs) == 1 { // the common case: no grouping needed
+		k := userKey{appID, userIDs[0]}
+		s := &r.shards[r.shardIndex(k)]
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return appendConns(nil, s.users[k]), nil
+	}
+	type located struct {
+		shard int
+		user  string
+	}
+	keys := make([]located, len(userIDs))
+	for i, u := range userIDs {
+		keys[i] = located{r.shardIndex(userKey{appID, u}), u}
+	}
+	slices.SortFunc(keys, func(a, b located) int {
+		return cmp.Or(cmp.Compare(a.shard, b.shard), cmp.Compare(a.user, b.user))
+	})
+	keys = slices.Compact(keys)
+	out := make([]parley.ConnInfo, 0, len(keys)) // most users have one or two connections
+	for len(keys) > 0 {
+		n := 1
+		for n < len(keys) && keys[n].shard == keys[0].shard {
+			n++
+		}
+		s := &r.shards[keys[0].shard]
+		s.mu.RLock()
+		for _, k := range keys[:n] {
+			out = appendConns(out, s.users[userKey{appID, k.user}])
+		}
+		s.mu.RUnlock()
+		keys = keys[n:]
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// appendConns appends copies of a user's rows. The shard's lock must be
+// held.
+func appendConns(out []parley.ConnInfo, conns map[string]parley.ConnInfo) []parley.ConnInfo {
+	for _, c := range conns {
+		out = append(out, c)
+	}
+	return out
+}
