@@ -358,6 +358,13 @@ func (ss *storeSuite) testAppendReadCursor(t *testing.T) {
 			t.Errorf("state of %s after bob replied (-want +got):\n%s", user, d)
 		}
 	}
+	// Both senders in one batch: each cursor moves to its own newest.
+	e.append(e.msg(c, "alice", ""), e.msg(c, "bob", ""), e.msg(c, "alice", ""))
+	for user, want := range map[string]uint64{"alice": 6, "bob": 5} {
+		if got := e.state(user, c).ReadSeq; got != want {
+			t.Errorf("ReadSeq of %s after a batch with both senders: got %d, want %d", user, got, want)
+		}
+	}
 }
 
 func (ss *storeSuite) testAppendVer(t *testing.T) {
