@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 
 	"github.com/parley-im/parley"
@@ -11,13 +12,16 @@ import (
 // appendStmts are Append's statements, prepared once on the writer's only
 // connection and bound to each transaction with Tx.StmtContext (which
 // reuses the connection's prepared statement rather than preparing again).
+// The per-conversation steps take the whole batch as one JSON array read
+// through json_each, so a batch costs a handful of statements plus one
+// INSERT per message rather than several statements per message.
 type appendStmts struct {
-	lastSeq     *sql.Stmt // the conversation's last_seq; no row if it does not exist
+	lastSeqs    *sql.Stmt // [[app, conv], ...] -> (index, last_seq) of those that exist
 	insert      *sql.Stmt // a message; no row changed if (app, sender, cmid) is taken
 	dup         *sql.Stmt // the stored message with (app, sender, cmid)
-	setLastSeq  *sql.Stmt // the conversation's new last_seq
-	bumpMembers *sql.Stmt // every member's ver, and one sender's read cursor
-	readTo      *sql.Stmt // another sender's read cursor
+	setLastSeqs *sql.Stmt // [[app, conv, last_seq], ...]
+	setVers     *sql.Stmt // [[app, conv, ver, user, seq], ...]: every member's ver, one sender's read cursor
+	readTo      *sql.Stmt // [[app, conv, user, seq], ...]: the other senders' read cursors
 }
 
 func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
@@ -26,19 +30,24 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&s.lastSeq, `SELECT last_seq FROM conversations WHERE app_id = ? AND id = ?`},
+		{&s.lastSeqs, `SELECT j.key, c.last_seq FROM json_each(?) AS j
+			JOIN conversations c ON c.app_id = j.value ->> 0 AND c.id = j.value ->> 1`},
 		{&s.insert, `INSERT INTO messages
 			(app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (app_id, sender, client_msg_id) WHERE client_msg_id <> '' DO NOTHING`},
 		{&s.dup, `SELECT conv_id, seq, id, sender, client_msg_id, kind, body, ts FROM messages
 			WHERE app_id = ? AND sender = ? AND client_msg_id = ? AND client_msg_id <> ''`},
-		{&s.setLastSeq, `UPDATE conversations SET last_seq = ? WHERE app_id = ? AND id = ?`},
-		{&s.bumpMembers, `UPDATE members SET ver = ?1,
-			read_seq = CASE WHEN user_id = ?2 AND read_seq < ?3 THEN ?3 ELSE read_seq END
-			WHERE app_id = ?4 AND conv_id = ?5`},
-		{&s.readTo, `UPDATE members SET read_seq = ?1
-			WHERE app_id = ?2 AND conv_id = ?3 AND user_id = ?4 AND read_seq < ?1`},
+		{&s.setLastSeqs, `UPDATE conversations SET last_seq = j.value ->> 2 FROM json_each(?) AS j
+			WHERE conversations.app_id = j.value ->> 0 AND conversations.id = j.value ->> 1`},
+		{&s.setVers, `UPDATE members SET ver = j.value ->> 2,
+				read_seq = CASE WHEN members.user_id = j.value ->> 3 AND members.read_seq < j.value ->> 4
+					THEN j.value ->> 4 ELSE members.read_seq END
+			FROM json_each(?) AS j
+			WHERE members.app_id = j.value ->> 0 AND members.conv_id = j.value ->> 1`},
+		{&s.readTo, `UPDATE members SET read_seq = j.value ->> 3 FROM json_each(?) AS j
+			WHERE members.app_id = j.value ->> 0 AND members.conv_id = j.value ->> 1
+				AND members.user_id = j.value ->> 2 AND members.read_seq < j.value ->> 3`},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -51,7 +60,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 
 func (s *appendStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lastSeq, s.insert, s.dup, s.setLastSeq, s.bumpMembers, s.readTo} {
+	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -64,9 +73,9 @@ type convKey struct{ app, conv string }
 
 // convBatch is what one Append batch does to one conversation.
 type convBatch struct {
-	missing bool
+	exists  bool
 	last    uint64      // last_seq, including this batch's messages
-	senders []senderSeq // each sender's highest seq in the batch, first sender first
+	senders []senderSeq // each sender's highest seq in the batch
 }
 
 type senderSeq struct {
@@ -94,39 +103,38 @@ func (c *convBatch) sent(user string, seq uint64) {
 // Err ENotFound and the others still commit. Then, once per conversation
 // touched, every member gets one new change version and each sender's read
 // cursor moves to its newest message. Sender membership is the caller's
-// check. On error nothing is stored, but m.Seq of some messages may have
-// been set.
+// check. The input messages are updated only once the batch has committed;
+// on error nothing is stored and nothing is changed.
 func (db *DB) Append(ctx context.Context, msgs []*parley.Message) ([]parley.AppendResult, error) {
 	const op = "sqlite.Append"
 	results := make([]parley.AppendResult, len(msgs))
 	if len(msgs) == 0 {
 		return results, nil
 	}
+	convs := make(map[convKey]*convBatch)
+	var keys []convKey // distinct, in input order
+	for _, m := range msgs {
+		k := convKey{m.AppID, m.ConvID}
+		if convs[k] == nil {
+			convs[k] = &convBatch{}
+			keys = append(keys, k)
+		}
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, internal(op, err)
 	}
 	defer rollback(tx)
-	lastSeq := tx.StmtContext(ctx, db.st.lastSeq)
+	if err := db.loadLastSeqs(ctx, tx, convs, keys); err != nil {
+		return nil, internal(op, err)
+	}
 	insert := tx.StmtContext(ctx, db.st.insert)
 	dup := tx.StmtContext(ctx, db.st.dup)
-
-	convs := make(map[convKey]*convBatch)
-	var touched []convKey // in order of first new message
+	seqs := make([]uint64, len(msgs))   // assigned seqs, applied after commit
+	stored := map[int]*parley.Message{} // duplicates' stored messages, likewise
 	for i, m := range msgs {
-		k := convKey{m.AppID, m.ConvID}
-		c := convs[k]
-		if c == nil {
-			c = &convBatch{}
-			err := lastSeq.QueryRowContext(ctx, k.app, k.conv).Scan(&c.last)
-			if errors.Is(err, sql.ErrNoRows) {
-				c.missing = true
-			} else if err != nil {
-				return nil, internal(op, err)
-			}
-			convs[k] = c
-		}
-		if c.missing {
+		c := convs[convKey{m.AppID, m.ConvID}]
+		if !c.exists {
 			results[i].Err = notFound(op, "conversation %q not found", m.ConvID)
 			continue
 		}
@@ -140,57 +148,98 @@ func (db *DB) Append(ctx context.Context, msgs []*parley.Message) ([]parley.Appe
 		if err != nil {
 			return nil, internal(op, err)
 		}
-		if n == 0 {
-			stored := parley.Message{AppID: m.AppID}
+		if n == 0 { // (app, sender, cmid) is taken: a duplicate
+			orig := &parley.Message{AppID: m.AppID}
 			row := dup.QueryRowContext(ctx, m.AppID, m.Sender, m.ClientMsgID)
-			if err := scanStored(row, &stored); err != nil {
+			if err := scanStored(row, orig); err != nil {
 				return nil, internal(op, err)
 			}
-			*m = stored
+			stored[i] = orig
 			results[i].Dup = true
 			continue
 		}
-		m.Seq, c.last = seq, seq
-		if len(c.senders) == 0 {
-			touched = append(touched, k)
-		}
+		seqs[i], c.last = seq, seq
 		c.sent(m.Sender, seq)
 	}
-	if len(touched) > 0 {
-		if err := db.finishAppend(ctx, tx, convs, touched); err != nil {
-			return nil, internal(op, err)
-		}
+	if err := db.finishAppend(ctx, tx, convs, keys); err != nil {
+		return nil, internal(op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, internal(op, err)
 	}
+	for i, m := range msgs {
+		if orig := stored[i]; orig != nil {
+			*m = *orig
+		} else if seqs[i] != 0 {
+			m.Seq = seqs[i]
+		}
+	}
 	return results, nil
 }
 
-// finishAppend writes each touched conversation's last_seq, gives its
-// members a new change version and moves the senders' read cursors.
-func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*convBatch, touched []convKey) error {
-	setLastSeq := tx.StmtContext(ctx, db.st.setLastSeq)
-	bump := tx.StmtContext(ctx, db.st.bumpMembers)
-	readTo := tx.StmtContext(ctx, db.st.readTo)
-	var vc verCounter
-	for _, k := range touched {
-		c := convs[k]
-		if _, err := setLastSeq.ExecContext(ctx, c.last, k.app, k.conv); err != nil {
+// loadLastSeqs reads the last_seq of every conversation of the batch in
+// one query and marks those that exist.
+func (db *DB) loadLastSeqs(ctx context.Context, tx *sql.Tx, convs map[convKey]*convBatch, keys []convKey) error {
+	arg := make([][2]string, len(keys))
+	for i, k := range keys {
+		arg[i] = [2]string{k.app, k.conv}
+	}
+	js, err := json.Marshal(arg)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.StmtContext(ctx, db.st.lastSeqs).QueryContext(ctx, string(js))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var last uint64
+		if err := rows.Scan(&i, &last); err != nil {
 			return err
+		}
+		c := convs[keys[i]]
+		c.exists, c.last = true, last
+	}
+	return rows.Err()
+}
+
+// finishAppend writes each touched conversation's last_seq, gives all its
+// members one new change version and moves the senders' read cursors:
+// three statements for the whole batch.
+func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*convBatch, keys []convKey) error {
+	var vc verCounter
+	var lasts, vers, reads []any
+	for _, k := range keys {
+		c := convs[k]
+		if len(c.senders) == 0 {
+			continue // missing, or only duplicates
 		}
 		ver, err := vc.next(ctx, tx)
 		if err != nil {
 			return err
 		}
 		first := c.senders[0]
-		if _, err := bump.ExecContext(ctx, ver, first.user, first.seq, k.app, k.conv); err != nil {
+		lasts = append(lasts, []any{k.app, k.conv, c.last})
+		vers = append(vers, []any{k.app, k.conv, ver, first.user, first.seq})
+		for _, s := range c.senders[1:] {
+			reads = append(reads, []any{k.app, k.conv, s.user, s.seq})
+		}
+	}
+	for _, u := range []struct {
+		st  *sql.Stmt
+		arg []any
+	}{{db.st.setLastSeqs, lasts}, {db.st.setVers, vers}, {db.st.readTo, reads}} {
+		if len(u.arg) == 0 {
+			continue
+		}
+		js, err := json.Marshal(u.arg)
+		if err != nil {
 			return err
 		}
-		for _, s := range c.senders[1:] {
-			if _, err := readTo.ExecContext(ctx, s.seq, k.app, k.conv, s.user); err != nil {
-				return err
-			}
+		if _, err := tx.StmtContext(ctx, u.st).ExecContext(ctx, string(js)); err != nil {
+			return err
 		}
 	}
 	return vc.save(ctx, tx)

@@ -111,8 +111,17 @@ func openWriter(path string) (*sql.DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database path %q must not contain '?' or '#'", path)
 	}
+	// Beyond the usual four PRAGMAs, measured with BenchmarkAppend (256
+	// messages over 1,000 conversations), each worth 5-25%:
+	// wal_autocheckpoint(20000) checkpoints every ~80 MB of WAL instead of
+	// every 4 MB, so a page rewritten by many batches is copied to the
+	// database once, and the checkpoint's fsync is paid rarely;
+	// cache_size(-65536) keeps 64 MiB of hot pages instead of 2 MiB;
+	// temp_store(MEMORY) keeps statement journals of multi-row UPDATEs off
+	// the disk.
 	w, err := sql.Open("sqlite", dsn(path,
-		"_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"))
+		"_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"+
+			"&_pragma=wal_autocheckpoint(20000)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}

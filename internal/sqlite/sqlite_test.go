@@ -147,3 +147,35 @@ func TestLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAllOrNothing checks that a batch that fails (here on a
+// repeated message id) stores nothing and leaves its input untouched.
+func TestAppendAllOrNothing(t *testing.T) {
+	ctx := t.Context()
+	db := mustOpen(t, filepath.Join(t.TempDir(), "parley.db"))
+	conv := parley.DirectConvID("alice", "bob")
+	if err := db.EnsureConversations(ctx, []parley.Conversation{
+		{AppID: "app", ID: conv, Kind: parley.ConvDirect, Members: []string{"alice", "bob"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first := &parley.Message{AppID: "app", ConvID: conv, ID: "m1", Sender: "alice", ClientMsgID: "c1",
+		Kind: parley.KindText, Body: []byte(`{"text":"a"}`), Time: 1}
+	same := *first
+	same.ClientMsgID = "c2"
+	res, err := db.Append(ctx, []*parley.Message{first, &same})
+	if got := parley.ErrorCode(err); got != parley.EInternal || res != nil {
+		t.Fatalf("Append with a repeated id: got %v, error %v (code %q), want no results and code %q", res, err, got, parley.EInternal)
+	}
+	if first.Seq != 0 || same.Seq != 0 {
+		t.Errorf("input after a failed Append: got seqs %d and %d, want 0 and 0", first.Seq, same.Seq)
+	}
+	got, err := db.Messages(ctx, "app", conv, parley.MessageRange{Limit: 10})
+	if err != nil || len(got) != 0 {
+		t.Errorf("Messages after a failed Append: got %d, error %v, want none", len(got), err)
+	}
+	ch, err := db.Changes(ctx, "app", "alice", 0, 10)
+	if err != nil || len(ch) != 1 || ch[0].LastSeq != 0 || ch[0].ReadSeq != 0 {
+		t.Errorf("Changes after a failed Append: got %+v, error %v, want the conversation at seq 0", ch, err)
+	}
+}
