@@ -10,8 +10,9 @@
 // alone, in the order the writer connection is obtained; reads run in
 // parallel with the writer and with each other and see the last committed
 // state (WAL snapshot isolation). Because writes are serialised, callers get
-// throughput by batching: one Append of a few hundred messages costs about
-// as much as one of a single message.
+// throughput by batching: a transaction's fixed cost (commit, WAL write) is
+// shared by the whole batch, and BenchmarkAppend measures a 256-message
+// Append at about a quarter of the per-message cost of single-message ones.
 //
 // # Durability
 //
