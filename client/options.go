@@ -1,0 +1,146 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/wire"
+)
+
+// Transports.
+const (
+	TransportWS       = "ws"       // one WebSocket to /v1/ws (the default)
+	TransportLongPoll = "longpoll" // /v1/lp/connect, /v1/lp/poll and /v1/lp/send
+)
+
+// Default backoff bounds between connection attempts.
+const (
+	DefaultBackoffMin = 100 * time.Millisecond
+	DefaultBackoffMax = 5 * time.Second
+)
+
+// Options configure a Client. URL, Token and Device are required; every
+// other field has a default.
+type Options struct {
+	// URL is the server's base URL, http://host:port or https://host:port
+	// (optionally with a path prefix). The WebSocket URL is derived from
+	// it (ws:// or wss://, path /v1/ws).
+	URL string
+	// Token is a client token (POST /v1/server/tokens).
+	Token string
+	// Device identifies this device of the user: 1-64 characters of
+	// [A-Za-z0-9_.@-]. A newer connection with the same device replaces
+	// an older one, which then ends with wire.CloseReplaced.
+	Device string
+	// Platform is the device's platform. Default parley.PlatformWeb.
+	Platform parley.Platform
+	// Transport is TransportWS (default) or TransportLongPoll.
+	Transport string
+
+	// OnMessage is called once per message, per conversation in seq
+	// order without gaps (see the package comment). Optional.
+	OnMessage func(parley.Message)
+	// OnRead is called when a read cursor moves: another member's (a
+	// read receipt) or this user's on another device, from read pushes,
+	// and on resync for cursors that moved while the client was away.
+	// Each (conversation, user) cursor is reported only when it moves
+	// forward. Optional.
+	OnRead func(wire.ReadEvent)
+	// OnState is called when the connection state changes, with the
+	// reason for StateDisconnected and StateClosed. Optional.
+	OnState func(State, error)
+
+	// NoReconnect makes the client end (StateClosed) when its connection
+	// is lost, instead of reconnecting.
+	NoReconnect bool
+	// BackoffMin and BackoffMax bound the jittered exponential delay
+	// between connection attempts. Defaults DefaultBackoffMin and
+	// DefaultBackoffMax.
+	BackoffMin, BackoffMax time.Duration
+
+	// HTTPClient carries long-poll requests. Default: a client of the
+	// Client's own, whose idle connections Close releases. Its Timeout,
+	// if any, must exceed the long-poll wait (25 s).
+	HTTPClient *http.Client
+	// Logger receives the client's logs. Default: discard.
+	Logger *slog.Logger
+
+	// hooks let tests interfere with frames; see export_test.go.
+	hooks *hooks
+}
+
+// hooks are test-only interference points.
+type hooks struct {
+	// received sees each server frame before it is handled and decides
+	// its fate.
+	received func(frame []byte) frameAction
+	// wrote sees each client frame after it is written; true drops the
+	// connection on the spot.
+	wrote func(frame []byte) bool
+}
+
+// frameAction is what a test hook does with a received frame.
+type frameAction int
+
+const (
+	frameHandle  frameAction = iota // handle it as usual
+	frameDiscard                    // ignore it, as if it were lost
+	frameDrop                       // ignore it and drop the connection
+)
+
+func (o *Options) validate() error {
+	if o.URL == "" {
+		return errors.New("client: Options.URL is required")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("client: Options.URL %q must be http://host:port or https://host:port", o.URL)
+	}
+	if o.Token == "" || len(o.Token) > wire.MaxTokenLen {
+		return errors.New("client: Options.Token is required")
+	}
+	if !parley.ValidID(o.Device) {
+		return fmt.Errorf("client: Options.Device %q must be 1-%d characters of [A-Za-z0-9_.@-]", o.Device, parley.MaxIDLen)
+	}
+	if o.Platform == "" {
+		o.Platform = parley.PlatformWeb
+	}
+	if !o.Platform.Valid() {
+		return fmt.Errorf("client: Options.Platform %q is not a known platform", o.Platform)
+	}
+	switch o.Transport {
+	case "":
+		o.Transport = TransportWS
+	case TransportWS, TransportLongPoll:
+	default:
+		return fmt.Errorf("client: Options.Transport must be %q or %q", TransportWS, TransportLongPoll)
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = DefaultBackoffMin
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = o.BackoffMin
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.URL = strings.TrimSuffix(o.URL, "/")
+	return nil
+}
+
+// wsURL is the WebSocket URL for base.
+func wsURL(base string) string {
+	if rest, ok := strings.CutPrefix(base, "https://"); ok {
+		return "wss://" + rest + "/v1/ws"
+	}
+	return "ws://" + strings.TrimPrefix(base, "http://") + "/v1/ws"
+}

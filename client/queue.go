@@ -1,0 +1,60 @@
+package client
+
+import (
+	"sync"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/wire"
+)
+
+type eventKind int
+
+const (
+	evConnected eventKind = iota + 1 // conn is up: report it, then resync
+	evLost                           // the connection ended; err says why
+	evPush                           // a msg push, numbered n on conn
+	evSent                           // a message this client sent
+	evRead                           // a read push
+	evResync                         // the server asked for a resync
+)
+
+// event is one thing for the delivery goroutine to handle.
+type event struct {
+	kind eventKind
+	conn *conn
+	n    uint64
+	msg  parley.Message
+	read wire.ReadEvent
+	err  error
+}
+
+// queue hands events from the connection goroutines to the delivery
+// goroutine. It is unbounded so that a reader never blocks on delivery
+// (delivery itself waits on answers that readers bring); the server bounds
+// it in practice, closing a session whose pushes go unacknowledged.
+type queue struct {
+	mu    sync.Mutex
+	items []event
+	wake  chan struct{} // capacity 1: "there are items"
+}
+
+func newQueue() *queue { return &queue{wake: make(chan struct{}, 1)} }
+
+func (q *queue) push(e event) {
+	q.mu.Lock()
+	q.items = append(q.items, e)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes and returns every queued event.
+func (q *queue) take() []event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
+}

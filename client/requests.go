@@ -1,0 +1,188 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/wire"
+)
+
+// The request methods below share one contract. A request is written on
+// the live connection and matched with its answer by request id. If there
+// is no connection, or the connection is lost before the answer, the
+// request waits for the next connection and is made again, until ctx ends;
+// so is a request refused with unavailable or rate_limited, after a
+// backoff. Every request is safe to repeat (sends carry a client message
+// id, see Send). An err frame from the server comes back as a
+// *parley.Error (parley.ErrorCode gives its code). When the client has
+// ended, requests return ErrClosed or the *CloseError that ended it.
+
+// Send sends a message to the direct conversation with user to and returns
+// it as stored. kind "" means parley.KindText, whose body is
+// {"text":"..."}.
+//
+// The send carries a client message id generated here and reused on every
+// retry, so a send repeated after a lost connection is stored once: the
+// server answers a repeat with the original message. The message is also
+// handed to OnMessage, in its conversation's order, possibly before Send
+// returns.
+//
+// Errors: invalid or too_large for a bad body (checked before sending),
+// not_found for an unknown recipient, forbidden, and the errors common to
+// every request.
+func (c *Client) Send(ctx context.Context, to string, kind parley.Kind, body json.RawMessage) (*parley.Message, error) {
+	return c.send(ctx, wire.In{Type: wire.TSend, To: to, Kind: string(kind), Body: body})
+}
+
+// SendConv is Send to a conversation by id (e.g. a direct conversation id
+// from parley.DirectConvID); forbidden if the user is not a member.
+func (c *Client) SendConv(ctx context.Context, conv string, kind parley.Kind, body json.RawMessage) (*parley.Message, error) {
+	return c.send(ctx, wire.In{Type: wire.TSend, Conv: conv, Kind: string(kind), Body: body})
+}
+
+func (c *Client) send(ctx context.Context, in wire.In) (*parley.Message, error) {
+	if in.Kind == "" {
+		in.Kind = string(parley.KindText)
+	}
+	if err := parley.ValidateBody(parley.Kind(in.Kind), in.Body, true); err != nil {
+		return nil, err
+	}
+	in.CMID = ulid.Make().String()
+	var res wire.SendRes
+	if err := c.call(ctx, in, &res); err != nil {
+		return nil, err
+	}
+	if res.Msg == nil {
+		return nil, errors.New("client: send answered without a message")
+	}
+	c.q.push(event{kind: evSent, msg: *res.Msg})
+	return res.Msg, nil
+}
+
+// Read moves this user's read cursor in conv to seq (the server clamps it
+// to the last seq and never moves it back) and returns the user's state of
+// the conversation. The user's other devices and the other members learn
+// it through OnRead.
+func (c *Client) Read(ctx context.Context, conv string, seq uint64) (parley.ConvState, error) {
+	var st parley.ConvState
+	if err := c.call(ctx, wire.In{Type: wire.TRead, Conv: conv, Seq: seq}, &st); err != nil {
+		return parley.ConvState{}, err
+	}
+	c.d.reads.saw(conv, c.user, st.ReadSeq)
+	return st, nil
+}
+
+// Pull reads a range of a conversation's messages (history). It does not
+// touch what OnMessage receives. r.Limit 0 means wire.DefaultLimit; at
+// most wire.MaxLimit.
+func (c *Client) Pull(ctx context.Context, conv string, r parley.MessageRange) (wire.PullRes, error) {
+	var res wire.PullRes
+	err := c.call(ctx, wire.In{Type: wire.TPull, Conv: conv, After: r.After, Before: r.Before, Limit: r.Limit, Newest: r.Newest}, &res)
+	return res, err
+}
+
+// Sync lists the user's conversations changed since the change version
+// since (0: all), at most limit of them (0: wire.DefaultLimit). The client
+// already syncs by itself to feed OnMessage; Sync is for inspection.
+func (c *Client) Sync(ctx context.Context, since uint64, limit int) (wire.SyncRes, error) {
+	var res wire.SyncRes
+	err := c.call(ctx, wire.In{Type: wire.TSync, Since: since, Limit: limit}, &res)
+	return res, err
+}
+
+// Conversations lists the user's conversations, most recently changed
+// first, each with its newest message and unread count: at most limit
+// (0: wire.DefaultLimit) whose change version is below beforeVer (0: no
+// bound; pass the last one's Ver to get the next page).
+func (c *Client) Conversations(ctx context.Context, beforeVer uint64, limit int) (wire.ConvsRes, error) {
+	var res wire.ConvsRes
+	err := c.call(ctx, wire.In{Type: wire.TConvs, Before: beforeVer, Limit: limit}, &res)
+	return res, err
+}
+
+// Ping sends a ping and waits for a pong. Pongs carry no request id, so a
+// concurrent heartbeat's pong may answer it.
+func (c *Client) Ping(ctx context.Context) error {
+	for {
+		cn, err := c.waitConn(ctx)
+		if err != nil {
+			return err
+		}
+		pong := cn.awaitPong()
+		if err := cn.write(ctx, []byte(`{"type":"ping"}`)); err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		select {
+		case <-pong:
+			if !cn.isDead() {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// call makes the request in and decodes the data of its answer into out,
+// as described above.
+func (c *Client) call(ctx context.Context, in wire.In, out any) error {
+	for attempt := 0; ; {
+		cn, err := c.waitConn(ctx)
+		if err != nil {
+			return err
+		}
+		data, err := cn.roundTrip(ctx, in)
+		if err == nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				return fmt.Errorf("client: undecodable answer to %s: %w", in.Type, err)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("client: %s: %w", in.Type, ctx.Err())
+		}
+		var lost *lostError
+		if errors.As(err, &lost) {
+			continue // waitConn waits for the next connection
+		}
+		if !retryable(err) {
+			return err
+		}
+		if !sleep(ctx, c.backoff(attempt)) {
+			return fmt.Errorf("client: %s: %w (last error: %v)", in.Type, ctx.Err(), err)
+		}
+		attempt++
+	}
+}
+
+// callOnce makes the request in on the live connection, once; a lostError
+// when there is none. The deliverer uses it: it never waits for a
+// reconnection, which resyncs anyway.
+func (c *Client) callOnce(ctx context.Context, in wire.In, out any) error {
+	cn := c.current()
+	if cn == nil {
+		return &lostError{cause: errNoConn}
+	}
+	data, err := cn.roundTrip(ctx, in)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("client: undecodable answer to %s: %w", in.Type, err)
+	}
+	return nil
+}
+
+// retryable reports whether a request refused with err may succeed later.
+func retryable(err error) bool {
+	var perr *parley.Error
+	if !errors.As(err, &perr) {
+		return false
+	}
+	return perr.Code == parley.EUnavailable || perr.Code == parley.ERateLimited
+}
