@@ -70,7 +70,7 @@ func (d *deliverer) run() {
 		case errors.As(err, &lost) || c.ctx.Err() != nil:
 			// The next connection resyncs.
 		default:
-			c.log.Warn("resync failed; retrying", "err", err)
+			c.log.Info("resync failed; retrying", "err", err)
 			retry = time.After(c.backoff(d.attempt))
 			d.attempt++
 		}
@@ -130,10 +130,7 @@ func (d *deliverer) message(m parley.Message) {
 func (d *deliverer) catchUp(conv string, upto uint64) error {
 	for d.cursors[conv] < upto {
 		var res wire.PullRes
-		ctx, cancel := context.WithTimeout(d.c.ctx, requestTimeout)
-		err := d.c.callOnce(ctx, wire.In{Type: wire.TPull, Conv: conv, After: d.cursors[conv], Limit: wire.MaxLimit}, &res)
-		cancel()
-		if err != nil {
+		if err := d.call(wire.In{Type: wire.TPull, Conv: conv, After: d.cursors[conv], Limit: wire.MaxLimit}, &res); err != nil {
 			return err
 		}
 		for _, m := range res.Msgs {
@@ -163,10 +160,7 @@ func (d *deliverer) catchUp(conv string, upto uint64) error {
 func (d *deliverer) resync() error {
 	for {
 		var res wire.SyncRes
-		ctx, cancel := context.WithTimeout(d.c.ctx, requestTimeout)
-		err := d.c.callOnce(ctx, wire.In{Type: wire.TSync, Since: d.ver, Limit: wire.MaxLimit}, &res)
-		cancel()
-		if err != nil {
+		if err := d.call(wire.In{Type: wire.TSync, Since: d.ver, Limit: wire.MaxLimit}, &res); err != nil {
 			return err
 		}
 		for _, cs := range res.Convs {
@@ -180,6 +174,28 @@ func (d *deliverer) resync() error {
 		d.ver = max(d.ver, res.Ver)
 		if !res.More || len(res.Convs) == 0 {
 			return nil
+		}
+	}
+}
+
+// maxTries bounds the tries of one deliverer request refused as
+// rate_limited or unavailable; past it the resync is retried later.
+const maxTries = 10
+
+// call makes a request on the live connection, never waiting for a
+// reconnection (which resyncs anyway), but waiting out rate limits: a
+// resync makes one pull per changed conversation and so easily meets the
+// server's per-session frame rate.
+func (d *deliverer) call(in wire.In, out any) error {
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(d.c.ctx, requestTimeout)
+		err := d.c.callOnce(ctx, in, out)
+		cancel()
+		if err == nil || !retryable(err) || attempt+1 >= maxTries {
+			return err
+		}
+		if !sleep(d.c.ctx, d.c.backoff(attempt)) {
+			return err
 		}
 	}
 }
