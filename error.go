@@ -18,7 +18,6 @@ const (
 	ERateLimited  = "rate_limited"  // too many requests; retry later
 	EUnavailable  = "unavailable"   // the server cannot serve now (draining, overloaded)
 	EInternal     = "internal"      // a bug or an infrastructure failure
-	ESlowConsumer = "slow_consumer" // the client did not keep up with its deliveries
 )
 
 // Error is Parley's error. Code is one of the E* constants and is stable;

@@ -29,8 +29,6 @@ func HTTPStatus(code string) int {
 		return http.StatusTooManyRequests
 	case parley.EUnavailable:
 		return http.StatusServiceUnavailable
-	case parley.ESlowConsumer:
-		return http.StatusGone
 	default:
 		return http.StatusInternalServerError
 	}

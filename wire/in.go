@@ -61,8 +61,11 @@ func Decode(b []byte) (*In, error) {
 }
 
 func (in *In) validate() error {
-	if len(in.ID) > MaxRequestIDLen || !utf8.ValidString(in.ID) {
+	if len(in.ID) > MaxRequestIDLen {
 		return parley.Errorf(parley.EInvalid, "id longer than %d bytes", MaxRequestIDLen)
+	}
+	if !utf8.ValidString(in.ID) {
+		return parley.Errorf(parley.EInvalid, "id is not valid UTF-8")
 	}
 	if in.Limit < 0 || in.Limit > MaxLimit {
 		return parley.Errorf(parley.EInvalid, "limit must be 0-%d", MaxLimit)
@@ -87,7 +90,7 @@ func (in *In) validate() error {
 			return parley.Errorf(parley.EInvalid, "to is not a valid user id")
 		}
 		if len(in.Conv) > parley.MaxConvIDLen {
-			return parley.Errorf(parley.EInvalid, "conv is not a valid conversation id")
+			return parley.Errorf(parley.EInvalid, "conv longer than %d bytes", parley.MaxConvIDLen)
 		}
 		if !parley.ValidClientMsgID(in.CMID) {
 			return parley.Errorf(parley.EInvalid, "cmid must be at most %d characters of [A-Za-z0-9_.@:-]", parley.MaxClientMsgIDLen)
@@ -104,8 +107,11 @@ func (in *In) validate() error {
 		}
 	case TSync, TConvs:
 	case TPull, TRead:
-		if in.Conv == "" || len(in.Conv) > parley.MaxConvIDLen {
+		if in.Conv == "" {
 			return parley.Errorf(parley.EInvalid, "%s needs a conv", in.Type)
+		}
+		if len(in.Conv) > parley.MaxConvIDLen {
+			return parley.Errorf(parley.EInvalid, "conv longer than %d bytes", parley.MaxConvIDLen)
 		}
 	case "":
 		return parley.Errorf(parley.EBadFrame, "frame has no type")

@@ -27,8 +27,9 @@ type BroadcastRequest struct {
 // Broadcast stores the message once in each recipient's conversation with
 // the system (so offline users find it on sync) in batches of a thousand
 // recipients per transaction, and pushes each batch to the online ones.
-// It returns how many users it reached. Unknown users in a list are
-// skipped and not counted.
+// It returns for how many users the message was stored, also when it
+// stops early on an error. Unknown users in a list are skipped and not
+// counted; a user listed twice gets one message.
 func (s *Service) Broadcast(ctx context.Context, req BroadcastRequest) (int, error) {
 	if req.Kind == "" {
 		req.Kind = parley.KindSystem
@@ -42,11 +43,18 @@ func (s *Service) Broadcast(ctx context.Context, req BroadcastRequest) (int, err
 	if len(req.Users) > MaxBroadcastList {
 		return 0, parley.Errorf(parley.ETooLarge, "at most %d users per broadcast", MaxBroadcastList)
 	}
+	seen := make(map[string]struct{}, len(req.Users))
+	users := req.Users[:0:0]
 	for _, u := range req.Users {
 		if !parley.ValidID(u) {
 			return 0, parley.Errorf(parley.EInvalid, "%q is not a valid user id", u)
 		}
+		if _, dup := seen[u]; !dup {
+			seen[u] = struct{}{}
+			users = append(users, u)
+		}
 	}
+	req.Users = users
 	total := 0
 	if !req.All {
 		for i := 0; i < len(req.Users); i += broadcastChunk {

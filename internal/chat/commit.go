@@ -51,8 +51,10 @@ func (s *Service) fill(batch *[]*pending) {
 func (s *Service) commit(batch []*pending) {
 	ctx := context.Background()
 	msgs := make([]*parley.Message, len(batch))
+	convs := make([]string, len(batch)) // as asked, before Append may swap in a duplicate
 	for i, p := range batch {
 		msgs[i] = p.msg
+		convs[i] = p.msg.ConvID
 	}
 	results, err := s.store.Append(ctx, msgs)
 	if err != nil {
@@ -84,6 +86,12 @@ func (s *Service) commit(batch []*pending) {
 	}
 	for i, p := range batch {
 		r := results[i]
+		if r.Dup && p.msg.ConvID != convs[i] {
+			// The client reused a message id for another conversation:
+			// a client bug that must not pass as a successful retry.
+			p.done(SendResult{Err: parley.Errorf(parley.EConflict, "client message id %q was already used in another conversation", p.msg.ClientMsgID)})
+			continue
+		}
 		p.done(SendResult{Msg: p.msg, Dup: r.Dup, Err: r.Err})
 	}
 }

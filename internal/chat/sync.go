@@ -13,11 +13,16 @@ import (
 // device that keeps that version and each conversation's seq learns, at a
 // cost proportional to what changed, exactly which messages it misses.
 func (s *Service) Sync(ctx context.Context, appID, userID string, since uint64, limit int) (wire.SyncRes, error) {
-	convs, err := s.store.Changes(ctx, appID, userID, since, limit)
+	convs, err := s.store.Changes(ctx, appID, userID, since, limit+1)
 	if err != nil {
 		return wire.SyncRes{}, err
 	}
-	res := wire.SyncRes{Convs: convs, Ver: since, More: len(convs) == limit}
+	res := wire.SyncRes{Convs: convs, Ver: since}
+	if len(convs) > limit {
+		res.More = true
+		convs = convs[:limit]
+		res.Convs = convs
+	}
 	if res.Convs == nil {
 		res.Convs = []parley.ConvState{}
 	}
@@ -34,6 +39,11 @@ func (s *Service) Pull(ctx context.Context, appID, userID, convID string, r parl
 	if err := s.checkMember(ctx, appID, convID, userID); err != nil {
 		return wire.PullRes{}, err
 	}
+	return s.History(ctx, appID, convID, r)
+}
+
+// History is Pull for business backends: no membership check.
+func (s *Service) History(ctx context.Context, appID, convID string, r parley.MessageRange) (wire.PullRes, error) {
 	limit := r.Limit
 	r.Limit++ // one more to learn whether there is more
 	msgs, err := s.store.Messages(ctx, appID, convID, r)
@@ -53,11 +63,6 @@ func (s *Service) Pull(ctx context.Context, appID, userID, convID string, r parl
 		res.Msgs = []parley.Message{}
 	}
 	return res, nil
-}
-
-// History is Pull for business backends: no membership check.
-func (s *Service) History(ctx context.Context, appID, convID string, r parley.MessageRange) ([]parley.Message, error) {
-	return s.store.Messages(ctx, appID, convID, r)
 }
 
 // Conversations returns the user's conversation list, most recent first.

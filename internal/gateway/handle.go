@@ -13,6 +13,10 @@ import (
 // when their batch commits). It returns false when the frame gets no
 // answer (a valid ack).
 func (s *Session) handle(data []byte, reply func([]byte)) bool {
+	if s.state.Load() == stateClosed {
+		reply(wire.Err("", parley.Errorf(parley.ENotFound, "session ended")))
+		return true
+	}
 	in, err := wire.Decode(data)
 	if err != nil {
 		id := ""
@@ -62,7 +66,13 @@ func (s *Session) authenticate(in *wire.In, reply func([]byte)) {
 	id, err := s.g.auth.Authenticate(ctx, in.Token, in.Device)
 	if err != nil {
 		reply(wire.Err(in.ID, err))
-		s.close(wire.CloseUnauthorized, parley.ErrorMessage(err))
+		if parley.ErrorCode(err) == parley.EUnauthorized {
+			s.close(wire.CloseUnauthorized, parley.ErrorMessage(err))
+		} else {
+			// Not the token's fault: the client may retry.
+			s.g.log.Error("authentication failed", "err", err, "conn_id", s.connID)
+			s.close(wire.CloseInternal, "could not check the token; retry")
+		}
 		return
 	}
 	if err := s.g.attach(ctx, s, id, in.Device, parley.Platform(in.Platform)); err != nil {

@@ -109,8 +109,12 @@ func (g *Gateway) ServeLPPoll(w http.ResponseWriter, r *http.Request) {
 	c.sess.lastSeen.Store(g.cfg.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	frames, next, ended := c.poll(ctx, after)
+	frames, next, ended, err := c.poll(ctx, after)
 	c.sess.lastSeen.Store(g.cfg.Now().UnixNano())
+	if err != nil {
+		wire.WriteHTTPError(w, err)
+		return
+	}
 	if ended {
 		wire.WriteHTTPError(w, parley.Errorf(parley.ENotFound, "long-poll session ended"))
 		return
@@ -126,7 +130,7 @@ func (g *Gateway) ServeLPPoll(w http.ResponseWriter, r *http.Request) {
 // frame. The answer is the server frame that answers it (res, err or
 // pong), or 204 for an ack.
 func (g *Gateway) ServeLPSend(w http.ResponseWriter, r *http.Request) {
-	c, err := g.lpSession(r)
+	c, err := g.lpOpen(r)
 	if err != nil {
 		wire.WriteHTTPError(w, err)
 		return
@@ -160,6 +164,15 @@ func (g *Gateway) lpSession(r *http.Request) (*lpConn, error) {
 		return nil, parley.Errorf(parley.ENotFound, "no such long-poll session")
 	}
 	return c, nil
+}
+
+// lpOpen is lpSession for requests that need a live session.
+func (g *Gateway) lpOpen(r *http.Request) (*lpConn, error) {
+	c, err := g.lpSession(r)
+	if err == nil && c.sess.state.Load() == stateClosed {
+		err = parley.Errorf(parley.ENotFound, "long-poll session ended")
+	}
+	return c, err
 }
 
 // readBody reads a request body of at most limit bytes.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/wire"
 )
 
@@ -73,9 +74,13 @@ func (c *lpConn) signal() {
 // some or ctx ends. Frames up to after are dropped: the client has them,
 // and msg pushes among them count as acknowledged. next is the index of
 // the last frame returned (after, if none).
-func (c *lpConn) poll(ctx context.Context, after uint64) (frames [][]byte, next uint64, ended bool) {
+func (c *lpConn) poll(ctx context.Context, after uint64) (frames [][]byte, next uint64, ended bool, err error) {
 	for {
 		c.mu.Lock()
+		if last := c.first + uint64(len(c.frames)) - 1; after > last {
+			c.mu.Unlock()
+			return nil, 0, false, parley.Errorf(parley.EInvalid, "after %d is past the last frame sent (%d)", after, last)
+		}
 		var acked []uint64
 		for len(c.frames) > 0 && c.first <= after {
 			if n := c.frames[0].n; n != 0 {
@@ -98,7 +103,7 @@ func (c *lpConn) poll(ctx context.Context, after uint64) (frames [][]byte, next 
 			if len(acked) > 0 {
 				c.sess.ack(acked)
 			}
-			return frames, next, ended
+			return frames, next, ended, nil
 		}
 		wake := c.wake
 		c.mu.Unlock()
@@ -108,7 +113,7 @@ func (c *lpConn) poll(ctx context.Context, after uint64) (frames [][]byte, next 
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return nil, after, false
+			return nil, after, false, nil
 		}
 	}
 }

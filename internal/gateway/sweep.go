@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"time"
 
 	"github.com/parley-im/parley/wire"
@@ -46,17 +47,25 @@ func (s *Session) sweep(now int64) {
 	}
 	s.mu.Lock()
 	resync, ok := false, true
+	var due []uint64
 	for n, p := range s.unacked {
-		if now < p.due {
-			continue
+		if now >= p.due {
+			if p.tries > cfg.MaxRetries {
+				resync = true
+				break
+			}
+			due = append(due, n)
 		}
-		if p.tries > cfg.MaxRetries {
-			resync = true
-			break
+	}
+	if !resync {
+		// Resend in push order, as the device first saw them.
+		slices.Sort(due)
+		for _, n := range due {
+			p := s.unacked[n]
+			p.tries++
+			p.due = now + int64(cfg.RetryInterval)
+			ok = s.send(wire.Msg(n, p.payload)) && ok
 		}
-		p.tries++
-		p.due = now + int64(cfg.RetryInterval)
-		ok = s.send(wire.Msg(n, p.payload)) && ok
 	}
 	if resync {
 		// The device missed pushes despite every retry: drop them all and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/wire"
 )
 
 // Store is the storage the API needs; parley.Store satisfies it.
@@ -31,7 +32,7 @@ type Store interface {
 type Chat interface {
 	Send(ctx context.Context, req chat.SendRequest) chat.SendResult
 	Broadcast(ctx context.Context, req chat.BroadcastRequest) (int, error)
-	History(ctx context.Context, appID, convID string, r parley.MessageRange) ([]parley.Message, error)
+	History(ctx context.Context, appID, convID string, r parley.MessageRange) (wire.PullRes, error)
 }
 
 // Pusher delivers to connected devices (used to kick revoked sessions).

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,12 +65,35 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if err != nil {
 		return parley.Errorf(parley.EInvalid, "could not read body")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	return decodeBytes(b, v)
+}
+
+func decodeBytes(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return parley.Errorf(parley.EInvalid, "body is not valid JSON for this endpoint: %v", err)
 	}
+	if dec.More() {
+		return parley.Errorf(parley.EInvalid, "body holds more than one JSON value")
+	}
 	return nil
+}
+
+// decodeOptional is decode for endpoints whose body may be empty.
+func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return parley.Errorf(parley.ETooLarge, "body larger than %d bytes", limit)
+	}
+	if err != nil {
+		return parley.Errorf(parley.EInvalid, "could not read body")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	return decodeBytes(b, v)
 }
 
 func (s *Server) upsertUsers(w http.ResponseWriter, r *http.Request, app *parley.App) {
@@ -124,16 +148,20 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, app *parley.
 		wire.WriteHTTPError(w, err)
 		return
 	}
-	if _, err := s.Store.User(r.Context(), app.ID, req.User); err != nil {
-		s.fail(w, err)
+	if !parley.ValidID(req.User) || (req.Device != "" && !parley.ValidID(req.Device)) {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid user or device id"))
 		return
 	}
 	ttl := defaultTokenTTL
 	if req.TTLSeconds != 0 {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
-	if req.Device != "" && !parley.ValidID(req.Device) {
-		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid device id"))
+	if ttl < auth.MinTokenTTL || ttl > auth.MaxTokenTTL {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "ttl_seconds must be between %d and %d", int(auth.MinTokenTTL.Seconds()), int(auth.MaxTokenTTL.Seconds())))
+		return
+	}
+	if _, err := s.Store.User(r.Context(), app.ID, req.User); err != nil {
+		s.fail(w, err)
 		return
 	}
 	now := s.Now()
@@ -164,11 +192,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, app *parley.App)
 	var req struct {
 		Device string `json:"device"`
 	}
-	if r.ContentLength != 0 {
-		if err := decode(w, r, maxBody, &req); err != nil {
-			wire.WriteHTTPError(w, err)
-			return
-		}
+	if err := decodeOptional(w, r, maxBody, &req); err != nil {
+		wire.WriteHTTPError(w, err)
+		return
 	}
 	if !parley.ValidID(user) || (req.Device != "" && !parley.ValidID(req.Device)) {
 		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid user or device id"))
@@ -232,12 +258,16 @@ func (s *Server) broadcast(w http.ResponseWriter, r *http.Request, app *parley.A
 		wire.WriteHTTPError(w, err)
 		return
 	}
-	n, err := s.Chat.Broadcast(r.Context(), chat.BroadcastRequest{AppID: app.ID, Users: req.Users, All: req.All, Kind: req.Kind, Body: req.Body})
+	// A broadcast runs to its end even if the caller goes away: stopping
+	// half-way would leave some users with the message and some without.
+	ctx := context.WithoutCancel(r.Context())
+	n, err := s.Chat.Broadcast(ctx, chat.BroadcastRequest{AppID: app.ID, Users: req.Users, All: req.All, Kind: req.Kind, Body: req.Body})
 	if err != nil {
+		s.Logger.Error("broadcast stopped", "err", err, "app_id", app.ID, "stored", n)
 		s.fail(w, err)
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, map[string]int{"delivered": n})
+	wire.WriteJSON(w, http.StatusOK, map[string]int{"stored": n})
 }
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request, app *parley.App) {
@@ -274,15 +304,12 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *parley.App
 		mr.Limit = wire.DefaultLimit
 	}
 	mr.Newest = q.Get("newest") == "true"
-	msgs, err := s.Chat.History(r.Context(), app.ID, conv, mr)
+	res, err := s.Chat.History(r.Context(), app.ID, conv, mr)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if msgs == nil {
-		msgs = []parley.Message{}
-	}
-	wire.WriteJSON(w, http.StatusOK, map[string]any{"msgs": msgs})
+	wire.WriteJSON(w, http.StatusOK, res)
 }
 
 // fail answers with err, logging internal errors once here.

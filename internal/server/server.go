@@ -96,6 +96,9 @@ func (c *Config) Validate() error {
 	if c.MaxRetries < 0 {
 		return errors.New("max retries must not be negative")
 	}
+	if c.Heartbeat > 0 && c.IdleTimeout > 0 && c.Heartbeat >= c.IdleTimeout {
+		return errors.New("the heartbeat interval must be shorter than the idle timeout")
+	}
 	return nil
 }
 

@@ -199,7 +199,7 @@ func fromMillis(ms int64) time.Time {
 	if ms == 0 {
 		return time.Time{}
 	}
-	return time.UnixMilli(ms)
+	return time.UnixMilli(ms).UTC()
 }
 
 // rollback ends a transaction that did not commit. The error is dropped:

@@ -132,5 +132,5 @@ func (db *DB) RevokedBefore(ctx context.Context, appID, userID, device string) (
 	if !ns.Valid {
 		return time.Time{}, nil
 	}
-	return time.Unix(0, ns.Int64), nil
+	return time.Unix(0, ns.Int64).UTC(), nil
 }

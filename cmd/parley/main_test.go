@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(file, []byte("addr: 127.0.0.1:7001\nnode: fromfile\nmax_retries: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PARLEY_NODE": "fromenv", "PARLEY_MAX_RETRIES": "6"}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	addFlags(fs)
+	if err := fs.Parse([]string{"--config", file, "--max-retries", "7"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(fs, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:7001" || cfg.Node != "fromenv" || cfg.MaxRetries != 7 || cfg.Heartbeat != 25*time.Second {
+		t.Fatalf("got %+v, want addr from file, node from env, max_retries from flag, heartbeat default", cfg)
+	}
+}
+
+func TestConfigRejectsBadValues(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"transport": {"PARLEY_TRANSPORT": "carrier-pigeon"},
+		"node":      {"PARLEY_NODE": "a b"},
+		"level":     {"PARLEY_LOG_LEVEL": "loud"},
+		"duration":  {"PARLEY_HEARTBEAT": "often"},
+	} {
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		addFlags(fs)
+		if _, err := loadConfig(fs, func(k string) string { return env[k] }); err == nil {
+			t.Errorf("%s: got no error for %v", name, env)
+		}
+	}
+}
+
+// TestKill9KeepsAcknowledgedMessages runs the real binary, sends messages
+// that the server acknowledges, kills the process with SIGKILL, restarts it
+// on the same data dir and checks that every acknowledged message is there,
+// with gapless seqs.
+func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "parley")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	p := startBinary(t, bin, data)
+	key := strings.TrimSpace(readFile(t, filepath.Join(data, "demo-app.key")))
+	call(t, p.url, key, "/v1/server/users", `{"users":[{"id":"alice"},{"id":"bob"}]}`, nil)
+
+	// Concurrent senders, so that acknowledged messages span many batches.
+	const senders, each = 4, 50
+	acked := make(chan uint64, senders*each)
+	errs := make(chan error, senders)
+	for s := 0; s < senders; s++ {
+		go func(s int) {
+			for i := 0; i < each; i++ {
+				var res struct{ Msg struct{ Seq uint64 } }
+				body := fmt.Sprintf(`{"from":"alice","to":"bob","cmid":"s%d-%d","body":{"text":"m"}}`, s, i)
+				if err := callErr(p.url, key, "/v1/server/messages", body, &res); err != nil {
+					errs <- err
+					return
+				}
+				acked <- res.Msg.Seq
+			}
+			errs <- nil
+		}(s)
+	}
+	for s := 0; s < senders; s++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(acked)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	p2 := startBinary(t, bin, data)
+	var hist struct {
+		Msgs []struct{ Seq uint64 }
+	}
+	seen := map[uint64]bool{}
+	after := uint64(0)
+	for {
+		call(t, p2.url, key, fmt.Sprintf("/v1/server/conversations/d:alice:bob/messages?after=%d&limit=200", after), "", &hist)
+		if len(hist.Msgs) == 0 {
+			break
+		}
+		for _, m := range hist.Msgs {
+			if m.Seq != after+1 {
+				t.Fatalf("after restart: got seq %d after %d, want gapless", m.Seq, after)
+			}
+			seen[m.Seq] = true
+			after = m.Seq
+		}
+	}
+	for seq := range acked {
+		if !seen[seq] {
+			t.Errorf("acknowledged seq %d lost after kill -9", seq)
+		}
+	}
+	if after != senders*each {
+		t.Errorf("got %d messages after restart, want %d", after, senders*each)
+	}
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startBinary(t *testing.T, bin, data string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+	})
+	re := regexp.MustCompile(`serving on (http://\S+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return &proc{cmd: cmd, url: u}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start within 20s")
+		return nil
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func call(t *testing.T, base, key, path, body string, out any) {
+	t.Helper()
+	if err := callErr(base, key, path, body, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func callErr(base, key, path, body string, out any) error {
+	method := "GET"
+	var r io.Reader
+	if body != "" {
+		method, r = "POST", strings.NewReader(body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, base+path, r)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, res.StatusCode, b)
+	}
+	if out != nil {
+		return json.NewDecoder(bytes.NewReader(b)).Decode(out)
+	}
+	return nil
+}
