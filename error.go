@@ -8,16 +8,16 @@ import (
 // Error codes. They are part of the public protocol (docs/protocol.md):
 // clients see them in error frames and REST error bodies. Add, never rename.
 const (
-	EInvalid      = "invalid"       // the input failed validation
-	EBadFrame     = "bad_frame"     // a frame could not be decoded
-	ETooLarge     = "too_large"     // an input exceeded its size limit
-	EUnauthorized = "unauthorized"  // missing, bad, expired or revoked credentials
-	EForbidden    = "forbidden"     // authenticated, but not allowed (e.g. not a member)
-	ENotFound     = "not_found"     // the thing does not exist
-	EConflict     = "conflict"      // the request conflicts with current state
-	ERateLimited  = "rate_limited"  // too many requests; retry later
-	EUnavailable  = "unavailable"   // the server cannot serve now (draining, overloaded)
-	EInternal     = "internal"      // a bug or an infrastructure failure
+	EInvalid      = "invalid"      // the input failed validation
+	EBadFrame     = "bad_frame"    // a frame could not be decoded
+	ETooLarge     = "too_large"    // an input exceeded its size limit
+	EUnauthorized = "unauthorized" // missing, bad, expired or revoked credentials
+	EForbidden    = "forbidden"    // authenticated, but not allowed (e.g. not a member)
+	ENotFound     = "not_found"    // the thing does not exist
+	EConflict     = "conflict"     // the request conflicts with current state
+	ERateLimited  = "rate_limited" // too many requests; retry later
+	EUnavailable  = "unavailable"  // the server cannot serve now (draining, overloaded)
+	EInternal     = "internal"     // a bug or an infrastructure failure
 )
 
 // Error is Parley's error. Code is one of the E* constants and is stable;

@@ -43,7 +43,7 @@ type Session struct {
 
 	state    atomic.Int32
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame received
-	born     int64 // unix nanoseconds
+	born     int64        // unix nanoseconds
 
 	mu      sync.Mutex // guards the fields below
 	nextN   uint64

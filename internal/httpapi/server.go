@@ -26,7 +26,6 @@ const (
 	defaultTokenTTL  = 24 * time.Hour
 )
 
-
 // app authenticates a server API request by its API key and passes the
 // app to h.
 func (s *Server) app(h func(w http.ResponseWriter, r *http.Request, app *parley.App)) http.Handler {
@@ -319,4 +318,3 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	}
 	wire.WriteHTTPError(w, err)
 }
-
