@@ -1,0 +1,262 @@
+package nbiows
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+
+	"github.com/parley-im/parley/internal/gateway"
+	"github.com/parley-im/parley/wire"
+)
+
+// closeTimeout bounds how long Close waits for the peer's answering close
+// frame before it closes the socket.
+const closeTimeout = 5 * time.Second
+
+// States of a conn.
+const (
+	stateOpen    int32 = iota
+	stateClosing       // our close frame is queued, or the peer's is being answered
+	stateClosed        // Closed has been delivered
+)
+
+// conn is one connection: the gateway.Conn handed to the session.
+//
+// Lock order: evMu, then mu, then nbio's locks (websocket.Conn, nbio.Conn).
+// nbio calls Upgrader.written with nbio.Conn's lock held; it takes no lock.
+type conn struct {
+	u  *Upgrader
+	ws websocket.Upgrader // this connection's handlers; see Upgrader.tmpl
+
+	// Set by Upgrade before evMu is released; read-only afterwards.
+	wsc *websocket.Conn
+	nc  *nbio.Conn
+	h   gateway.Handler
+
+	// evMu is held while an event is delivered to h, and by Upgrade until
+	// h is set.
+	evMu  sync.Mutex
+	ended bool // Closed delivered (or the upgrade failed); guarded by evMu
+
+	mu     sync.Mutex // serialises writes and the open->closing transition
+	state  atomic.Int32
+	unsent atomic.Int64 // bytes handed to nbio that the kernel has not taken
+}
+
+var _ gateway.Conn = (*conn)(nil)
+
+// Write implements gateway.Conn.
+func (c *conn) Write(frame []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateOpen {
+		return gateway.ErrClosed
+	}
+	return c.writeLocked(websocket.TextMessage, frame, true)
+}
+
+// writeLocked hands one message to nbio, which copies it. With bounded it
+// refuses the message if it would take the backlog past MaxBacklog.
+// c.mu must be held.
+func (c *conn) writeLocked(mt websocket.MessageType, payload []byte, bounded bool) error {
+	n := wireSize(len(payload), c.u.framePayloadMax)
+	if bounded && c.unsent.Load()+n > int64(c.u.opts.MaxBacklog) {
+		return gateway.ErrBacklog
+	}
+	c.unsent.Add(n)
+	if err := c.wsc.WriteMessage(mt, payload); err != nil {
+		// nbio has closed the socket, or is closing it; Closed follows.
+		// The count no longer matters.
+		if errors.Is(err, nbio.ErrOverflow) {
+			return gateway.ErrBacklog
+		}
+		return gateway.ErrClosed
+	}
+	return nil
+}
+
+// Close implements gateway.Conn.
+func (c *conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+		c.mu.Unlock()
+		return
+	}
+	err := c.writeLocked(websocket.CloseMessage, closePayload(code, reason), false)
+	c.mu.Unlock()
+	if err != nil {
+		_ = c.nc.Close()
+		return
+	}
+	// The peer answers our close frame with its own, upon which nbio
+	// closes the socket (onCloseFrame). A peer that does not answer is
+	// cut off by the read deadline, a timer that exists only from now on.
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
+}
+
+// RemoteIP implements gateway.Conn.
+func (c *conn) RemoteIP() string {
+	return remoteIP(c.nc.RemoteAddr())
+}
+
+// onMessage is nbio's message handler, run on a worker.
+func (c *conn) onMessage(_ *websocket.Conn, _ websocket.MessageType, data []byte) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if c.ended || c.state.Load() != stateOpen {
+		return
+	}
+	defer c.recoverHandler("Frame")
+	c.h.Frame(data)
+}
+
+// onPing answers a ping, within the backlog bound.
+func (c *conn) onPing(_ *websocket.Conn, appData string) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if c.ended {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() == stateOpen {
+		_ = c.writeLocked(websocket.PongMessage, []byte(appData), true)
+	}
+}
+
+// onCloseFrame handles the peer's close frame; nbio closes the socket
+// when it returns. nbio has already refused invalid codes with 1002.
+func (c *conn) onCloseFrame(_ *websocket.Conn, code int, _ string) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if c.ended {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+		return // it answers our close frame: the closing handshake is done
+	}
+	var payload []byte // 1005: the peer gave no code, so neither do we
+	if code != 1005 {
+		payload = closePayload(code, "")
+	}
+	_ = c.writeLocked(websocket.CloseMessage, payload, false)
+}
+
+// onClose is nbio's close handler, run as the connection's last job.
+func (c *conn) onClose(_ *websocket.Conn, err error) {
+	c.end(err)
+}
+
+// end delivers Closed once.
+func (c *conn) end(err error) {
+	c.evMu.Lock()
+	if c.ended {
+		c.evMu.Unlock()
+		return
+	}
+	c.ended = true
+	c.evMu.Unlock()
+
+	c.state.Store(stateClosed)
+	c.u.conns.Delete(c.nc)
+	defer c.recoverHandler("Closed")
+	c.h.Closed(err)
+}
+
+// recoverHandler, deferred around a Handler call, turns a panic into a log
+// line and the end of this connection rather than of the process.
+func (c *conn) recoverHandler(method string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	c.u.log.Error("nbiows: handler panicked",
+		"method", method, "err", fmt.Errorf("panic: %v", v), "stack", string(debug.Stack()))
+	c.Close(wire.CloseInternal, "internal error")
+}
+
+// wireSize is the number of bytes nbio writes for a server message of n
+// payload bytes: it splits the payload into frames of at most maxPayload
+// bytes, each with an unmasked header of 2, 4 or 10 bytes.
+func wireSize(n, maxPayload int) int64 {
+	if n == 0 {
+		return 2
+	}
+	full, rest := n/maxPayload, n%maxPayload
+	size := int64(full) * int64(headerSize(maxPayload)+maxPayload)
+	if rest > 0 {
+		size += int64(headerSize(rest) + rest)
+	}
+	return size
+}
+
+func headerSize(payload int) int {
+	switch {
+	case payload < 126:
+		return 2
+	case payload <= 0xFFFF:
+		return 4
+	default:
+		return 10
+	}
+}
+
+// closePayload is the body of a close frame: the code, big-endian, then
+// the reason cut to fit a control frame (125 bytes) on a rune boundary. A
+// code that may not be sent on the wire becomes 1000.
+func closePayload(code int, reason string) []byte {
+	if !sendableCloseCode(code) {
+		code = wire.CloseNormal
+	}
+	const maxReason = 125 - 2
+	if len(reason) > maxReason {
+		cut := maxReason
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut]
+	}
+	b := make([]byte, 2+len(reason))
+	binary.BigEndian.PutUint16(b, uint16(code))
+	copy(b[2:], reason)
+	return b
+}
+
+// sendableCloseCode reports whether code may appear in a close frame
+// (RFC 6455 section 7.4).
+func sendableCloseCode(code int) bool {
+	switch {
+	case code >= 3000 && code <= 4999:
+		return true
+	case code >= 1000 && code <= 1014:
+		return code != 1004 && code != 1005 && code != 1006
+	}
+	return false
+}
+
+// remoteIP is the IP of a peer address, IPv4 in dotted form even when the
+// socket is IPv6.
+func remoteIP(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort().Addr().Unmap().String()
+	}
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
