@@ -30,6 +30,8 @@ type behaviour struct {
 	// closeOnFrame, if non-zero, makes Frame close the connection with
 	// this code and reason "unauthorized", as a session refusing a client.
 	closeOnFrame int
+	// refuse makes newHandler return nil instead of a Handler.
+	refuse bool
 }
 
 // harness is one transport under test: an upgrader, a real HTTP server
@@ -62,6 +64,9 @@ func start(t *testing.T, newUpgrader func(*testing.T, TestOptions) gateway.Upgra
 	}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h.up.Upgrade(w, r, func(c gateway.Conn) gateway.Handler {
+			if h.b.refuse {
+				return nil
+			}
 			s := newServerConn(c, h.b)
 			h.mu.Lock()
 			h.all = append(h.all, s)

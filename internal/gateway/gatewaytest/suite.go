@@ -56,6 +56,7 @@ func RunTransportTests(t *testing.T, newUpgrader NewUpgrader) {
 		{"TwoHundredConnections", testManyConnections},
 		{"RemoteIP", testRemoteIP},
 		{"BadHandshakeIsAnswered", testBadHandshake},
+		{"NilHandlerEndsConnection", testNilHandler},
 		{"UpgraderCloseEndsConnections", testUpgraderClose},
 		{"NoGoroutineLeftAfterClose", testNoGoroutineLeak},
 	}
@@ -461,6 +462,23 @@ func testBadHandshake(t *testing.T, nu NewUpgrader) {
 		t.Fatal("Upgrade did not return an error")
 	}
 	h.srv.Client().CloseIdleConnections()
+}
+
+func testNilHandler(t *testing.T, nu NewUpgrader) {
+	h := start(t, nu, TestOptions{}, behaviour{refuse: true})
+	// The handshake may complete before newHandler runs; the connection
+	// must end either way, and Upgrade must report it.
+	if c, err := h.connect(true); err == nil {
+		c.waitDone(t)
+	}
+	select {
+	case err := <-h.upErrs:
+		if err == nil {
+			t.Fatal("Upgrade returned a nil error")
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Upgrade did not return an error for a nil Handler")
+	}
 }
 
 func testUpgraderClose(t *testing.T, nu NewUpgrader) {

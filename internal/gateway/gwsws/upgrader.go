@@ -27,6 +27,7 @@ const readBufferSize = 4 << 10
 var (
 	ErrUpgraderClosed = errors.New("gwsws: upgrader closed")
 	ErrHandshake      = errors.New("gwsws: not a WebSocket handshake")
+	errNilHandler     = errors.New("gwsws: newHandler returned nil")
 )
 
 // Options configure an Upgrader. The zero value is usable.
@@ -145,11 +146,23 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, newHandler fu
 	u.wg.Add(1)
 	u.mu.Unlock()
 
-	c.h = newHandler(c)
+	started := false
+	defer func() {
+		if !started { // newHandler panicked or returned nil: undo
+			c.ended.Store(true)
+			u.forget(c)
+			_ = netConn.Close()
+			u.wg.Done()
+		}
+	}()
+	if c.h = newHandler(c); c.h == nil {
+		return errNilHandler
+	}
 	go func() {
 		defer u.wg.Done()
 		ws.ReadLoop()
 	}()
+	started = true
 	return nil
 }
 

@@ -33,6 +33,7 @@ var (
 	ErrTLS            = errors.New("nbiows: WebSocket over TLS is not supported; terminate TLS in front of the server")
 	ErrEarlyData      = errors.New("nbiows: client sent data before the handshake completed")
 	errNotTransferred = errors.New("nbiows: connection could not be moved onto the poller")
+	errNilHandler     = errors.New("nbiows: newHandler returned nil")
 )
 
 // Options configure an Upgrader. The zero value is usable.
@@ -203,7 +204,16 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, newHandler fu
 	}
 	c.wsc, c.nc = wsc, nc
 	u.conns.Store(nc, c)
-	c.h = newHandler(c)
+	defer func() {
+		if c.h == nil { // newHandler panicked or returned nil: undo
+			c.ended = true
+			u.conns.Delete(nc)
+			_ = nc.Close()
+		}
+	}()
+	if c.h = newHandler(c); c.h == nil {
+		return errNilHandler
+	}
 	return nil
 }
 
