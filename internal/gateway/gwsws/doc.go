@@ -27,7 +27,9 @@
 // Frames, and sets a write deadline 5 seconds ahead so that a writer stuck
 // on a client that does not read gives up; gws closes the socket right
 // after writing the close frame. A close frame from the peer is answered
-// by gws and ends the connection. A message larger than
+// by gws and ends the connection. Closed's error says why, for logs: a
+// *gws.CloseError for a peer's close frame, the code we sent after our own
+// Close, a socket error for a vanished peer. A message larger than
 // Options.MaxMessageSize makes gws send close 1009 and end the
 // connection. Upgrader.Close closes every socket without a close frame
 // and waits for all read and writer goroutines, by which time every

@@ -7,12 +7,14 @@
 //
 // # What an idle connection costs
 //
-// No goroutine, no timer and no read buffer. The pollers (one per CPU) share
-// one read buffer each; bytes of a frame that has not fully arrived are held
-// in a pooled buffer only until it has; nbio's read deadlines and keepalive
+// No goroutine, no timer and no read buffer. Each poller (one per CPU) has
+// one 64 KiB read buffer that all its connections share; bytes of a frame
+// that has not fully arrived are held in a pooled buffer only until it has; nbio's read deadlines and keepalive
 // are off (the session layer runs idle timeouts from a shared sweeper). What
 // stays is the connection's bookkeeping on the heap: nbio's Conn and
-// websocket.Conn and this package's conn, together about 1 KB.
+// websocket.Conn and this package's conn. Measured with 15,000 idle
+// connections (the clients in another process): 1.2 KB of heap and 1.4 KB
+// of RSS per connection, and no goroutine.
 //
 // # Concurrency contract
 //
@@ -50,13 +52,22 @@
 // waits for the peer's answering close frame for at most 5 seconds before
 // closing the socket; nbio drops whatever it still holds unsent at that
 // point. A close frame from the peer is answered with its code and closes
-// the socket. A message larger than Options.MaxMessageSize is refused by
+// the socket. Closed's error says why, for logs: after a closing handshake
+// nil if the peer's code was 1000 and a *websocket.CloseError otherwise;
+// io.EOF or a socket error for a vanished peer; nbio.ErrReadTimeout for a
+// peer that did not answer our close frame; websocket.ErrMessageTooLarge;
+// ErrUpgraderClosed after Upgrader.Close. A message larger than Options.MaxMessageSize is refused by
 // nbio as soon as its header is read: nbio sends close 1009 and closes the
 // socket. Upgrader.Close stops the engine, closes every connection without
 // a close frame, waits for the workers, and delivers Closed to every
 // connection that has not had it.
 //
-// Caveats. nbio marks its code //go:norace, so the race detector does not
+// Caveats. nbio drops an empty message (zero-length payload) instead of
+// delivering it; Parley has no empty frame, so the session never misses
+// one it would accept. When a message is refused for its size while part
+// of it is still unread in the kernel, closing the socket makes the kernel
+// send a reset, and the client may see an abnormal closure (1006) instead
+// of 1009. nbio marks its code //go:norace, so the race detector does not
 // see inside it; internal/gateway/gwsws implements the same contract with
 // github.com/lxzan/gws and runs the same suite (gatewaytest) under -race.
 // A connection that arrives over TLS at the net/http server would fall
