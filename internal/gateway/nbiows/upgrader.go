@@ -166,8 +166,8 @@ func (u *Upgrader) written(nc *nbio.Conn, _ []byte, n int) {
 
 // Upgrade implements gateway.Upgrader. Besides the handshake errors nbio
 // answers, it refuses a request that arrived over TLS (ErrTLS, 501), one
-// after Close (ErrUpgraderClosed, 503), and a client that sent bytes before the
-// handshake completed (ErrEarlyData, 400).
+// after Close (ErrUpgraderClosed, 503), and a client that sent bytes
+// before the handshake completed (ErrEarlyData, 400).
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, newHandler func(gateway.Conn) gateway.Handler) error {
 	if r.TLS != nil {
 		http.Error(w, ErrTLS.Error(), http.StatusNotImplemented)
@@ -219,10 +219,10 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, newHandler fu
 
 // Close implements gateway.Upgrader. It stops the engine, which closes
 // every connection without a close frame, waits for the workers, and
-// delivers Closed(ErrUpgraderClosed) to every connection whose Closed the engine's
-// shutdown did not deliver. When Close returns no Handler method is
-// running or will be called. It always returns nil; calls after the first
-// wait for it to finish.
+// delivers Closed(ErrUpgraderClosed) to every connection whose Closed the
+// engine's shutdown did not deliver. When Close returns no Handler method
+// is running or will be called. It always returns nil; calls after the
+// first wait for it to finish.
 func (u *Upgrader) Close() error {
 	u.closeOnce.Do(func() {
 		u.mu.Lock()
