@@ -62,6 +62,10 @@ func newConn(c *Client) *conn {
 	return cn
 }
 
+// readerGrace is how long a failed write waits for the reader to end the
+// conn with the server's reason before ending it with the write's error.
+const readerGrace = time.Second
+
 // defaultHeartbeat is used when the server's auth answer names none.
 const defaultHeartbeat = 25 * time.Second
 
@@ -153,6 +157,16 @@ func (cn *conn) write(ctx context.Context, frame []byte) error {
 	err := cn.tr.write(ctx, frame)
 	if err != nil {
 		if perr := (*parley.Error)(nil); !errors.As(err, &perr) && ctx.Err() == nil {
+			// The server may have ended the session, and the reader be
+			// about to learn why (a close frame, which over long-poll
+			// comes by the next poll). Its reason, not this error,
+			// must decide whether to reconnect: wait for it a moment.
+			t := time.NewTimer(readerGrace)
+			select {
+			case <-cn.done:
+			case <-t.C:
+			}
+			t.Stop()
 			cn.kill(err)
 		}
 		return err
