@@ -51,6 +51,7 @@ const (
 const (
 	CloseNormal       = 1000 // the client or server ended the session
 	CloseGoingAway    = 1001 // the server is shutting down: reconnect (elsewhere) and resync
+	CloseInvalidData  = 1007 // a text message was not valid UTF-8 (RFC 6455; the nbio transport sends 1002)
 	CloseTooLarge     = 1009 // a frame exceeded MaxFrameSize
 	CloseProtocol     = 4000 // a frame other than auth came before auth
 	CloseUnauthorized = 4001 // bad, expired or revoked token

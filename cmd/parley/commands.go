@@ -148,6 +148,7 @@ func serveNode(ctx context.Context, cfg config, stdout io.Writer) error {
 	sc := cfg.server()
 	sc.Logger = cfg.logger()
 	sc.Out = stdout
+	routeNbioLogs(sc.Logger)
 	s, err := server.Start(ctx, sc)
 	if err != nil {
 		return err

@@ -32,8 +32,10 @@ type Claims struct {
 	// Device, when set, binds the token to one device: the session must
 	// present that device id, and revoking the device revokes the token.
 	Device string
-	// IssuedAt and ExpiresAt have a precision of one second: IssueToken
-	// truncates them.
+	// IssuedAt has a precision of one millisecond (the standard iat claim
+	// holds whole seconds; a private "ims" claim holds the milliseconds,
+	// so that a token issued just after a revocation is told apart from
+	// one issued just before it). ExpiresAt has a precision of one second.
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -42,6 +44,8 @@ type Claims struct {
 type tokenClaims struct {
 	App    string `json:"app"`
 	Device string `json:"dev,omitempty"`
+	// IssuedMs is the issue time in Unix milliseconds; iat is its second.
+	IssuedMs int64 `json:"ims,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -86,8 +90,9 @@ func IssueToken(app *parley.App, c Claims) (string, error) {
 		return invalid("token lifetime must be between " + MinTokenTTL.String() + " and " + MaxTokenTTL.String())
 	}
 	tc := tokenClaims{
-		App:    app.ID,
-		Device: c.Device,
+		App:      app.ID,
+		Device:   c.Device,
+		IssuedMs: c.IssuedAt.UnixMilli(),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
 			Subject:   c.UserID,
@@ -179,11 +184,18 @@ func VerifyToken(token string, lookupApp func(appID string) (*parley.App, error)
 	if vc.IssuedAt == nil || !parley.ValidID(vc.Subject) || vc.Device != "" && !parley.ValidID(vc.Device) {
 		return unauthorized("token malformed", nil)
 	}
+	issued := vc.IssuedAt.UTC()
+	if vc.IssuedMs != 0 {
+		if vc.IssuedMs/1000 != issued.Unix() {
+			return unauthorized("token malformed", nil)
+		}
+		issued = time.UnixMilli(vc.IssuedMs).UTC()
+	}
 	return Claims{
 		AppID:     appID,
 		UserID:    vc.Subject,
 		Device:    vc.Device,
-		IssuedAt:  vc.IssuedAt.UTC(),
+		IssuedAt:  issued,
 		ExpiresAt: vc.ExpiresAt.UTC(),
 	}, nil
 }

@@ -102,11 +102,11 @@ func TestTokenRoundTrip(t *testing.T) {
 		now:  t0.Add(MaxTokenTTL - time.Second),
 		want: Claims{AppID: "shop", UserID: "u1", IssuedAt: t0, ExpiresAt: t0.Add(MaxTokenTTL)},
 	}, {
-		name: "times truncated to seconds, other zone",
-		in: Claims{UserID: "u1", IssuedAt: t0.Add(999 * time.Millisecond).In(time.FixedZone("x", 3600)),
+		name: "issue time kept to the millisecond, expiry to the second, other zone",
+		in: Claims{UserID: "u1", IssuedAt: t0.Add(999*time.Millisecond + 300*time.Microsecond).In(time.FixedZone("x", 3600)),
 			ExpiresAt: t0.Add(time.Hour + 500*time.Millisecond)},
 		now:  t0.Add(time.Minute),
-		want: Claims{AppID: "shop", UserID: "u1", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		want: Claims{AppID: "shop", UserID: "u1", IssuedAt: t0.Add(999 * time.Millisecond), ExpiresAt: t0.Add(time.Hour)},
 	}, {
 		name: "within clock skew after expiry",
 		in:   Claims{UserID: "u1", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)},

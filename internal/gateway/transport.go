@@ -31,7 +31,9 @@ type Conn interface {
 // Frame is called for each complete text message, serially and in order
 // for one connection, from a goroutine the transport owns; it must not
 // block for long (hand slow work off). data is only valid during the call.
-// A binary message is delivered to Frame too; the session refuses it.
+// A binary message is delivered to Frame too (the session decodes it like
+// text). A text message that is not valid UTF-8 ends the connection with
+// close code 1007, as RFC 6455 requires.
 // Closed is called exactly once when the connection has ended for any
 // reason (Close, the peer, a network error, an oversize message), after
 // which no Frame call starts.

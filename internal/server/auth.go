@@ -28,10 +28,10 @@ func (a *tokenAuth) Authenticate(ctx context.Context, token, device string) (gat
 	if err != nil {
 		return gateway.Identity{}, err
 	}
-	// Tokens carry whole seconds: a token issued in the second of a
-	// revocation is revoked too (the token endpoint issues later ones
-	// with the next second).
-	if !revoked.IsZero() && c.IssuedAt.Unix() <= revoked.Unix() {
+	// Issue times have millisecond precision; a token issued in the
+	// millisecond of a revocation counts as revoked (the token endpoint
+	// issues later ones from the next millisecond).
+	if !revoked.IsZero() && c.IssuedAt.UnixMilli() <= revoked.UnixMilli() {
 		return gateway.Identity{}, parley.Errorf(parley.EUnauthorized, "token revoked")
 	}
 	return gateway.Identity{AppID: c.AppID, UserID: c.UserID}, nil

@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lesismal/nbio/logging"
 	"go.uber.org/goleak"
 
 	"github.com/parley-im/parley/wire"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	logging.SetLevel(logging.LevelWarn) // nbio's engine start/stop lines
+	// nbio starts a task pool at package init that lives for the process.
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
 // transports runs f on each WebSocket transport: gws (visible to the race
@@ -70,7 +73,8 @@ func TestServerAPIValidates(t *testing.T) {
 		{"unknown field", "/v1/server/users", map[string]any{"users": []map[string]string{{"id": "a"}}, "x": 1}, 400},
 		{"metadata not object", "/v1/server/users", map[string]any{"users": []map[string]any{{"id": "a", "metadata": []int{1}}}}, 400},
 		{"token for unknown user", "/v1/server/tokens", map[string]any{"user": "ghost"}, 404},
-		{"token ttl too long", "/v1/server/tokens", map[string]any{"user": "ghost", "ttl_seconds": 1}, 404},
+		{"token ttl too short", "/v1/server/tokens", map[string]any{"user": "ghost", "ttl_seconds": 1}, 400},
+		{"token bad user id", "/v1/server/tokens", map[string]any{"user": "a b"}, 400},
 		{"message to unknown user", "/v1/server/messages", map[string]any{"to": "ghost", "body": map[string]string{"text": "x"}}, 404},
 		{"message without body", "/v1/server/messages", map[string]any{"to": "ghost"}, 400},
 		{"broadcast without target", "/v1/server/broadcast", map[string]any{"body": map[string]string{"text": "x"}}, 400},
@@ -120,7 +124,7 @@ func TestWebSocketTrustBoundaries(t *testing.T) {
 			if f := c.auth(t, alice, "d1"); f["type"] != "res" {
 				t.Fatalf("auth: got %v", f)
 			}
-			for _, bad := range []string{`{{{`, `[]`, `{"type":"dance","id":"x"}`, `{"type":"send","id":"s","to":"bob","body":{"text":""}}`, "\xff\xfe"} {
+			for _, bad := range []string{`{{{`, `[]`, `{"type":"dance","id":"x"}`, `{"type":"send","id":"s","to":"bob","body":{"text":""}}`} {
 				c.send(t, bad)
 				f := c.until(t, "err")
 				if code := errCode(f); code != "bad_frame" && code != "invalid" {
@@ -130,6 +134,12 @@ func TestWebSocketTrustBoundaries(t *testing.T) {
 			c.send(t, `{"type":"ping"}`)
 			if f := c.until(t, "pong"); f == nil {
 				t.Fatal("no pong after malformed frames")
+			}
+			// A text message that is not UTF-8 breaks RFC 6455: close 1007
+			// (nbio's own parser answers 1002, protocol error).
+			c.send(t, "\xff\xfe")
+			if ce := c.waitClose(t); ce.Code != wire.CloseInvalidData && ce.Code != 1002 {
+				t.Fatalf("invalid UTF-8: got close %d, want %d or 1002", ce.Code, wire.CloseInvalidData)
 			}
 		})
 		t.Run("oversize frame closes", func(t *testing.T) {

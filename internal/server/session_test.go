@@ -14,9 +14,15 @@ import (
 	"github.com/parley-im/parley/wire"
 )
 
+// fast shortens retransmission for tests.
 func fast(c *server.Config) {
 	c.RetryInterval = 300 * time.Millisecond
 	c.MaxRetries = 2
+}
+
+// impatient shortens the auth and idle timeouts for tests.
+func impatient(c *server.Config) {
+	c.Heartbeat = time.Second
 	c.AuthTimeout = 1500 * time.Millisecond
 	c.IdleTimeout = 2500 * time.Millisecond
 }
@@ -62,7 +68,7 @@ func TestUnackedPushIsRetriedThenResync(t *testing.T) {
 
 func TestAuthAndIdleTimeouts(t *testing.T) {
 	transports(t, func(t *testing.T, tr string) {
-		n := startNode(t, tr, fast)
+		n := startNode(t, tr, impatient)
 		n.users(t, "alice")
 		silent := dialWS(t, n)
 		if ce := silent.waitClose(t); ce.Code != wire.CloseAuthTimeout {
@@ -228,7 +234,7 @@ func (c *lp) send(t *testing.T, frame string) (int, map[string]any) {
 }
 
 func TestLongPoll(t *testing.T) {
-	n := startNode(t, "gws", fast)
+	n := startNode(t, "gws", fast, impatient)
 	n.users(t, "alice", "bob")
 	c := lpConnect(t, n, n.token(t, "bob"), "web1")
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,7 +29,10 @@ type node struct {
 func startNode(t *testing.T, transport string, tweak ...func(*server.Config)) *node {
 	t.Helper()
 	data := t.TempDir()
-	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: data, Transport: transport, Out: io.Discard}
+	cfg := server.Config{
+		Addr: "127.0.0.1:0", DataDir: data, Transport: transport, Out: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
 	for _, f := range tweak {
 		f(&cfg)
 	}
