@@ -164,16 +164,15 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, app *parley.
 		return
 	}
 	now := s.Now()
-	// Tokens carry whole seconds and a token issued in the second of a
-	// revocation counts as revoked, so a token issued right after a
-	// revocation starts at the next second.
+	// A token issued in the millisecond of a revocation counts as
+	// revoked, so one issued right after it starts at the next one.
 	revoked, err := s.Store.RevokedBefore(r.Context(), app.ID, req.User, req.Device)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if !revoked.IsZero() && now.Unix() <= revoked.Unix() {
-		now = time.Unix(revoked.Unix()+1, 0)
+	if !revoked.IsZero() && now.UnixMilli() <= revoked.UnixMilli() {
+		now = time.UnixMilli(revoked.UnixMilli() + 1)
 	}
 	claims := auth.Claims{AppID: app.ID, UserID: req.User, Device: req.Device, IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	tok, err := auth.IssueToken(app, claims)
