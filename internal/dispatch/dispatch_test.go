@@ -1,0 +1,117 @@
+package dispatch_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/dispatch"
+	"github.com/parley-im/parley/internal/inmem"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]parley.Delivery
+}
+
+func (r *recorder) Deliver(ds []parley.Delivery) {
+	r.mu.Lock()
+	r.batches = append(r.batches, ds)
+	r.mu.Unlock()
+}
+
+func (r *recorder) get() [][]parley.Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.batches)
+}
+
+// users returns who a node received deliveries of kind for.
+func users(batches [][]parley.Delivery) map[string][]string {
+	out := map[string][]string{}
+	for _, b := range batches {
+		for _, d := range b {
+			out[string(d.Payload)] = append(out[string(d.Payload)], d.Users...)
+		}
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out
+}
+
+func TestPushRoutesOneBatchPerNode(t *testing.T) {
+	ctx := context.Background()
+	reg := inmem.NewRegistry()
+	bus := inmem.NewBus(0)
+	defer bus.Close()
+	var local, remote recorder
+	stop, err := bus.Listen("b", remote.Deliver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, c := range []parley.ConnInfo{
+		{AppID: "app", UserID: "ann", ConnID: "1", Node: "a"},
+		{AppID: "app", UserID: "ben", ConnID: "2", Node: "b"},
+		{AppID: "app", UserID: "cat", ConnID: "3", Node: "a"},
+		{AppID: "app", UserID: "cat", ConnID: "4", Node: "b"}, // on both nodes
+		{AppID: "other", UserID: "ann", ConnID: "5", Node: "b"}, // another app
+	} {
+		if err := reg.Register(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = d.Push(ctx, []parley.Delivery{
+		{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m1")},
+		{AppID: "app", Users: []string{"cat", "dan"}, Kind: "msg", Payload: []byte("m2")}, // dan is offline
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(remote.get()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if l := local.get(); len(l) != 1 {
+		t.Fatalf("local: got %d batches, want 1", len(l))
+	}
+	if r := remote.get(); len(r) != 1 {
+		t.Fatalf("remote: got %d batches, want 1 (one bus message per node)", len(r))
+	}
+	gotLocal, gotRemote := users(local.get()), users(remote.get())
+	if !slices.Equal(gotLocal["m1"], []string{"ann"}) || !slices.Equal(gotLocal["m2"], []string{"cat"}) {
+		t.Errorf("local deliveries: got %v", gotLocal)
+	}
+	if !slices.Equal(gotRemote["m1"], []string{"ben"}) || !slices.Equal(gotRemote["m2"], []string{"cat"}) {
+		t.Errorf("remote deliveries: got %v", gotRemote)
+	}
+}
+
+func TestPushToNodeNotListeningReportsError(t *testing.T) {
+	ctx := context.Background()
+	reg := inmem.NewRegistry()
+	bus := inmem.NewBus(0)
+	defer bus.Close()
+	_ = reg.Register(ctx, parley.ConnInfo{AppID: "app", UserID: "ann", ConnID: "1", Node: "gone"})
+	_ = reg.Register(ctx, parley.ConnInfo{AppID: "app", UserID: "ben", ConnID: "2", Node: "a"})
+	var local recorder
+	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := d.Push(ctx, []parley.Delivery{{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m")}})
+	if parley.ErrorCode(err) != parley.EUnavailable {
+		t.Fatalf("got %v, want unavailable", err)
+	}
+	if len(local.get()) != 1 {
+		t.Fatal("the local node must still get its deliveries")
+	}
+}
