@@ -2,6 +2,8 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 
 	"github.com/parley-im/parley"
@@ -57,4 +59,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ReadBody reads an HTTP request body of at most limit bytes. Errors are
+// ETooLarge past the limit and EInvalid when the body cannot be read.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, parley.Errorf(parley.ETooLarge, "body larger than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, parley.Errorf(parley.EInvalid, "could not read body")
+	}
+	return b, nil
 }

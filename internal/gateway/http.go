@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -46,7 +44,7 @@ type LPPollRes struct {
 // ServeLPConnect opens a long-poll session: POST /v1/lp/connect with the
 // body of an auth frame ({"token", "device", "platform"}).
 func (g *Gateway) ServeLPConnect(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, 8*1024)
+	body, err := wire.ReadBody(w, r, 8*1024)
 	if err != nil {
 		wire.WriteHTTPError(w, err)
 		return
@@ -135,7 +133,7 @@ func (g *Gateway) ServeLPSend(w http.ResponseWriter, r *http.Request) {
 		wire.WriteHTTPError(w, err)
 		return
 	}
-	body, err := readBody(w, r, wire.MaxFrameSize)
+	body, err := wire.ReadBody(w, r, wire.MaxFrameSize)
 	if err != nil {
 		wire.WriteHTTPError(w, err)
 		return
@@ -173,19 +171,6 @@ func (g *Gateway) lpOpen(r *http.Request) (*lpConn, error) {
 		err = parley.Errorf(parley.ENotFound, "long-poll session ended")
 	}
 	return c, err
-}
-
-// readBody reads a request body of at most limit bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, parley.Errorf(parley.ETooLarge, "body larger than %d bytes", limit)
-	}
-	if err != nil {
-		return nil, parley.Errorf(parley.EInvalid, "could not read body")
-	}
-	return b, nil
 }
 
 func clientIP(r *http.Request) string {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,13 +54,18 @@ func (s *Server) app(h func(w http.ResponseWriter, r *http.Request, app *parley.
 
 // decode reads a JSON body of at most limit bytes into v.
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return parley.Errorf(parley.ETooLarge, "body larger than %d bytes", limit)
-	}
+	b, err := wire.ReadBody(w, r, limit)
 	if err != nil {
-		return parley.Errorf(parley.EInvalid, "could not read body")
+		return err
+	}
+	return decodeBytes(b, v)
+}
+
+// decodeOptional is decode for endpoints whose body may be empty.
+func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	b, err := wire.ReadBody(w, r, limit)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return err
 	}
 	return decodeBytes(b, v)
 }
@@ -77,22 +80,6 @@ func decodeBytes(b []byte, v any) error {
 		return parley.Errorf(parley.EInvalid, "body holds more than one JSON value")
 	}
 	return nil
-}
-
-// decodeOptional is decode for endpoints whose body may be empty.
-func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return parley.Errorf(parley.ETooLarge, "body larger than %d bytes", limit)
-	}
-	if err != nil {
-		return parley.Errorf(parley.EInvalid, "could not read body")
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	return decodeBytes(b, v)
 }
 
 func (s *Server) upsertUsers(w http.ResponseWriter, r *http.Request, app *parley.App) {
