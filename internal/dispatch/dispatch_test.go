@@ -64,7 +64,7 @@ func TestPushRoutesOneBatchPerNode(t *testing.T) {
 		{AppID: "app", UserID: "ann", ConnID: "1", Node: "a"},
 		{AppID: "app", UserID: "ben", ConnID: "2", Node: "b"},
 		{AppID: "app", UserID: "cat", ConnID: "3", Node: "a"},
-		{AppID: "app", UserID: "cat", ConnID: "4", Node: "b"}, // on both nodes
+		{AppID: "app", UserID: "cat", ConnID: "4", Node: "b"},   // on both nodes
 		{AppID: "other", UserID: "ann", ConnID: "5", Node: "b"}, // another app
 	} {
 		if err := reg.Register(ctx, c); err != nil {
