@@ -3,12 +3,10 @@ package gwsws
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lxzan/gws"
 
@@ -129,10 +127,10 @@ func (c *conn) Close(code int, reason string) {
 		return
 	}
 	c.state = stateClosing
-	if !sendableCloseCode(code) {
+	if !gateway.SendableCloseCode(code) {
 		code = wire.CloseNormal
 	}
-	_ = c.enqueueLocked(outFrame{op: gws.OpcodeCloseConnection, code: code, data: []byte(cutReason(reason))}, false)
+	_ = c.enqueueLocked(outFrame{op: gws.OpcodeCloseConnection, code: code, data: []byte(gateway.CutCloseReason(reason))}, false)
 	c.mu.Unlock()
 	// A writer blocked on a client that does not read gives up at the
 	// deadline; gws then closes the socket, which ends the read goroutine.
@@ -141,7 +139,7 @@ func (c *conn) Close(code int, reason string) {
 
 // RemoteIP implements gateway.Conn.
 func (c *conn) RemoteIP() string {
-	return remoteIP(c.ws.RemoteAddr())
+	return gateway.RemoteIP(c.ws.RemoteAddr())
 }
 
 // frame delivers one message; called on the read goroutine.
@@ -234,46 +232,4 @@ func wireSize(n int) int {
 	default:
 		return n + 10
 	}
-}
-
-// cutReason cuts a close reason to fit a control frame (125 bytes, two of
-// them the code) on a rune boundary.
-func cutReason(reason string) string {
-	const maxReason = 125 - 2
-	if len(reason) <= maxReason {
-		return reason
-	}
-	cut := maxReason
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut]
-}
-
-// sendableCloseCode reports whether code may appear in a close frame
-// (RFC 6455 section 7.4).
-func sendableCloseCode(code int) bool {
-	switch {
-	case code >= 3000 && code <= 4999:
-		return true
-	case code >= 1000 && code <= 1014:
-		return code != 1004 && code != 1005 && code != 1006
-	}
-	return false
-}
-
-// remoteIP is the IP of a peer address, IPv4 in dotted form even when the
-// socket is IPv6.
-func remoteIP(a net.Addr) string {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort().Addr().Unmap().String()
-	}
-	if a == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
 }

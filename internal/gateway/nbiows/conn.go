@@ -4,12 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp/websocket"
@@ -105,7 +103,7 @@ func (c *conn) Close(code int, reason string) {
 
 // RemoteIP implements gateway.Conn.
 func (c *conn) RemoteIP() string {
-	return remoteIP(c.nc.RemoteAddr())
+	return gateway.RemoteIP(c.nc.RemoteAddr())
 }
 
 // onMessage is nbio's message handler, run on a worker.
@@ -216,47 +214,12 @@ func headerSize(payload int) int {
 // the reason cut to fit a control frame (125 bytes) on a rune boundary. A
 // code that may not be sent on the wire becomes 1000.
 func closePayload(code int, reason string) []byte {
-	if !sendableCloseCode(code) {
+	if !gateway.SendableCloseCode(code) {
 		code = wire.CloseNormal
 	}
-	const maxReason = 125 - 2
-	if len(reason) > maxReason {
-		cut := maxReason
-		for cut > 0 && !utf8.RuneStart(reason[cut]) {
-			cut--
-		}
-		reason = reason[:cut]
-	}
+	reason = gateway.CutCloseReason(reason)
 	b := make([]byte, 2+len(reason))
 	binary.BigEndian.PutUint16(b, uint16(code))
 	copy(b[2:], reason)
 	return b
-}
-
-// sendableCloseCode reports whether code may appear in a close frame
-// (RFC 6455 section 7.4).
-func sendableCloseCode(code int) bool {
-	switch {
-	case code >= 3000 && code <= 4999:
-		return true
-	case code >= 1000 && code <= 1014:
-		return code != 1004 && code != 1005 && code != 1006
-	}
-	return false
-}
-
-// remoteIP is the IP of a peer address, IPv4 in dotted form even when the
-// socket is IPv6.
-func remoteIP(a net.Addr) string {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort().Addr().Unmap().String()
-	}
-	if a == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
 }
