@@ -32,7 +32,9 @@ const (
 	StateDisconnected
 	// StateClosed: the client has ended for good, by Close (ErrClosed)
 	// or because the server forbade reconnecting (a *CloseError). It is
-	// the last callback the client makes.
+	// the last callback the client makes; events still queued when the
+	// client ends (messages, even the StateConnected of a connection
+	// that ended at once) are dropped.
 	StateClosed
 )
 
