@@ -53,6 +53,16 @@ func (s State) String() string {
 // Client is one device's connection to a Parley server. Create it with
 // Dial and end it with Close. It is safe for concurrent use.
 //
+// The request methods (Send, SendConv, Read, Pull, Sync, Conversations,
+// Ping) share one contract. A request is written on the live connection
+// and matched with its answer by request id. If there is no connection, or
+// the connection is lost before the answer, the request waits for the next
+// connection and is made again, until ctx ends; so is a request refused
+// with unavailable or rate_limited, after a backoff. Every request is safe
+// to repeat (sends carry a client message id, see Send). An err frame from
+// the server comes back as a *parley.Error (parley.ErrorCode gives its
+// code). Once the client has ended, requests return Err().
+//
 // A Client owns these goroutines: a manager (connects, reconnects with
 // backoff, heartbeats), a deliverer (runs every callback, acknowledges
 // pushes, resyncs) and one reader per live connection. All of them end by
@@ -123,7 +133,8 @@ func (c *Client) User() string { return c.user }
 func (c *Client) Done() <-chan struct{} { return c.ctx.Done() }
 
 // Err is nil while the client runs, then why it ended: ErrClosed after
-// Close, or a *CloseError.
+// Close, a *CloseError when the server forbade reconnecting, or, with
+// Options.NoReconnect, why the connection was lost.
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -40,7 +40,9 @@ type Options struct {
 	Device string
 	// Platform is the device's platform. Default parley.PlatformWeb.
 	Platform parley.Platform
-	// Transport is TransportWS (default) or TransportLongPoll.
+	// Transport is TransportWS (default) or TransportLongPoll. Over
+	// long-poll, pushes are acknowledged by polling on, and requests are
+	// POSTs made by the calling goroutine.
 	Transport string
 
 	// OnMessage is called once per message, per conversation in seq
@@ -64,9 +66,11 @@ type Options struct {
 	// DefaultBackoffMax.
 	BackoffMin, BackoffMax time.Duration
 
-	// HTTPClient carries long-poll requests. Default: a client of the
-	// Client's own, whose idle connections Close releases. Its Timeout,
-	// if any, must exceed the long-poll wait (25 s).
+	// HTTPClient carries long-poll requests; for wss:// its
+	// *http.Transport's TLSClientConfig, if any, also configures the
+	// WebSocket's TLS. Default: a client of the Client's own, whose idle
+	// connections Close releases. Its Timeout, if any, must exceed the
+	// long-poll wait (25 s).
 	HTTPClient *http.Client
 	// Logger receives the client's logs. Default: discard.
 	Logger *slog.Logger

@@ -12,16 +12,6 @@ import (
 	"github.com/parley-im/parley/wire"
 )
 
-// The request methods below share one contract. A request is written on
-// the live connection and matched with its answer by request id. If there
-// is no connection, or the connection is lost before the answer, the
-// request waits for the next connection and is made again, until ctx ends;
-// so is a request refused with unavailable or rate_limited, after a
-// backoff. Every request is safe to repeat (sends carry a client message
-// id, see Send). An err frame from the server comes back as a
-// *parley.Error (parley.ErrorCode gives its code). When the client has
-// ended, requests return ErrClosed or the *CloseError that ended it.
-
 // Send sends a message to the direct conversation with user to and returns
 // it as stored. kind "" means parley.KindText, whose body is
 // {"text":"..."}.
@@ -30,7 +20,8 @@ import (
 // retry, so a send repeated after a lost connection is stored once: the
 // server answers a repeat with the original message. The message is also
 // handed to OnMessage, in its conversation's order, possibly before Send
-// returns.
+// returns. If ctx ends before an answer, the message may or may not be
+// stored; if it is, OnMessage gets it all the same.
 //
 // Errors: invalid or too_large for a bad body (checked before sending),
 // not_found for an unknown recipient, forbidden, and the errors common to
@@ -129,7 +120,7 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // call makes the request in and decodes the data of its answer into out,
-// as described above.
+// as the Client's comment describes.
 func (c *Client) call(ctx context.Context, in wire.In, out any) error {
 	for attempt := 0; ; {
 		cn, err := c.waitConn(ctx)
