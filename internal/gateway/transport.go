@@ -9,18 +9,21 @@ import (
 // session. Implementations: internal/gateway/nbiows (event loop, the
 // default) and internal/gateway/gwsws (goroutine per connection; used to
 // run the suite under the race detector). Both must pass
-// gatewaytest.RunTransportTests.
+// gatewaytest.RunTransportTests. Both are built from TransportOptions and
+// share the helpers in transportkit.go.
 type Conn interface {
 	// Write queues one text frame for sending and returns without waiting
 	// for the network. It returns ErrClosed once the connection is closed
 	// and ErrBacklog when the bytes queued but not yet written would pass
-	// the transport's bound (the caller then closes the connection as a
-	// slow consumer). Safe for concurrent use; frames from one goroutine
-	// go out in order.
+	// the transport's bound, TransportOptions.MaxBacklog (the caller then
+	// closes the connection as a slow consumer). Safe for concurrent use;
+	// frames from one goroutine go out in order.
 	Write(frame []byte) error
 	// Close sends a close frame with code and reason, best effort, then
-	// closes the connection. It is safe to call more than once and
-	// concurrently with Write; only the first call has an effect.
+	// closes the connection. A WebSocket transport sends a code that may
+	// not appear in a close frame (SendableCloseCode) as 1000 and cuts the
+	// reason to fit (CutCloseReason). It is safe to call more than once
+	// and concurrently with Write; only the first call has an effect.
 	Close(code int, reason string)
 	// RemoteIP is the client's IP address as seen by the server.
 	RemoteIP() string
@@ -49,8 +52,9 @@ type Upgrader interface {
 	// returns the Handler for it. On a handshake failure Upgrade has
 	// already answered the request and returns the error.
 	//
-	// Messages larger than the limit given to the transport's constructor
-	// end the connection with close code 1009 (wire.CloseTooLarge).
+	// Messages larger than TransportOptions.MaxMessageSize, as given to
+	// the transport's constructor, end the connection with close code 1009
+	// (wire.CloseTooLarge).
 	Upgrade(w http.ResponseWriter, r *http.Request, newHandler func(Conn) Handler) error
 	// Close stops the transport. Connections still open are closed
 	// without a close frame; callers close them properly first.

@@ -150,9 +150,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.bus = inmem.NewBus(1024)
 	switch cfg.Transport {
 	case "gws":
-		s.ws, err = gwsws.New(gwsws.Options{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
+		s.ws, err = gwsws.New(gateway.TransportOptions{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
 	default:
-		s.ws, err = nbiows.New(nbiows.Options{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
+		s.ws, err = nbiows.New(gateway.TransportOptions{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
 	}
 	if err != nil {
 		return nil, err

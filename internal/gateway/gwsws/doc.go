@@ -18,9 +18,9 @@
 // a writer goroutine, started when the queue becomes non-empty and ended
 // when it is empty, writes the queue to the socket in order (blocking
 // writes). The bytes queued and not yet taken by the kernel are counted; a
-// Write that would take the count past Options.MaxBacklog returns
-// gateway.ErrBacklog and queues nothing. Frames written by one goroutine
-// go out in order.
+// Write that would take the count past gateway.TransportOptions.MaxBacklog
+// returns gateway.ErrBacklog and queues nothing. Frames written by one
+// goroutine go out in order.
 //
 // Close. Conn.Close queues a close frame behind the frames already
 // queued, stops accepting Writes (gateway.ErrClosed) and delivering
@@ -30,8 +30,8 @@
 // by gws and ends the connection. Closed's error says why, for logs: a
 // *gws.CloseError for a peer's close frame, the code we sent after our own
 // Close, a socket error for a vanished peer. A message larger than
-// Options.MaxMessageSize makes gws send close 1009 and end the
-// connection. Upgrader.Close closes every socket without a close frame
+// gateway.TransportOptions.MaxMessageSize makes gws send close 1009 and
+// end the connection. Upgrader.Close closes every socket without a close frame
 // and waits for all read and writer goroutines, by which time every
 // Handler has had Closed.
 package gwsws

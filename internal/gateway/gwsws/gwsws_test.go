@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 }
 
 func newUpgrader(t *testing.T, o gatewaytest.TestOptions) gateway.Upgrader {
-	u, err := gwsws.New(gwsws.Options{
+	u, err := gwsws.New(gateway.TransportOptions{
 		MaxMessageSize: o.MaxMessageSize,
 		MaxBacklog:     o.MaxBacklog,
 		Logger:         slog.New(slog.NewTextHandler(t.Output(), nil)),
@@ -33,7 +33,7 @@ func TestTransportContract(t *testing.T) {
 }
 
 func TestNewRejectsNegativeLimits(t *testing.T) {
-	for _, o := range []gwsws.Options{{MaxMessageSize: -1}, {MaxBacklog: -1}} {
+	for _, o := range []gateway.TransportOptions{{MaxMessageSize: -1}, {MaxBacklog: -1}} {
 		if _, err := gwsws.New(o); err == nil {
 			t.Errorf("New(%+v): got no error", o)
 		}

@@ -13,12 +13,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/parley-im/parley/internal/gateway"
-	"github.com/parley-im/parley/wire"
 )
-
-// DefaultMaxBacklog is the send backlog bound used when Options.MaxBacklog
-// is 0.
-const DefaultMaxBacklog = 256 << 10
 
 // readBufferSize is the size of a connection's read buffer.
 const readBufferSize = 4 << 10
@@ -30,26 +25,10 @@ var (
 	errNilHandler     = errors.New("gwsws: newHandler returned nil")
 )
 
-// Options configure an Upgrader. The zero value is usable.
-type Options struct {
-	// MaxMessageSize is the largest message a client may send, in bytes.
-	// A larger one ends the connection with close code 1009. 0 means
-	// wire.MaxFrameSize.
-	MaxMessageSize int
-	// MaxBacklog bounds the bytes of one connection that Write has
-	// accepted and the kernel has not: a Write that would pass it returns
-	// gateway.ErrBacklog. A frame is refused whole, so a frame larger than
-	// MaxBacklog is always refused. 0 means DefaultMaxBacklog.
-	MaxBacklog int
-	// Logger receives what the transport cannot return to a caller: a
-	// panic in a Handler, gws's own errors. nil discards.
-	Logger *slog.Logger
-}
-
 // Upgrader is the gws transport. Create it with New; it is safe for
 // concurrent use.
 type Upgrader struct {
-	opts Options
+	opts gateway.TransportOptions
 	log  *slog.Logger
 	gu   *gws.Upgrader
 
@@ -66,25 +45,13 @@ type Upgrader struct {
 
 var _ gateway.Upgrader = (*Upgrader)(nil)
 
-// New validates o and fills its defaults.
-func New(o Options) (*Upgrader, error) {
-	if o.MaxMessageSize < 0 {
-		return nil, fmt.Errorf("gwsws: MaxMessageSize %d is negative", o.MaxMessageSize)
+// New validates o and fills its defaults (gateway.TransportOptions.WithDefaults).
+func New(o gateway.TransportOptions) (*Upgrader, error) {
+	o, err := o.WithDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("gwsws: %w", err)
 	}
-	if o.MaxBacklog < 0 {
-		return nil, fmt.Errorf("gwsws: MaxBacklog %d is negative", o.MaxBacklog)
-	}
-	if o.MaxMessageSize == 0 {
-		o.MaxMessageSize = wire.MaxFrameSize
-	}
-	if o.MaxBacklog == 0 {
-		o.MaxBacklog = DefaultMaxBacklog
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	u := &Upgrader{opts: o, log: log, conns: make(map[*conn]struct{})}
+	u := &Upgrader{opts: o, log: o.Logger, conns: make(map[*conn]struct{})}
 	u.gu = gws.NewUpgrader(events{}, &gws.ServerOption{
 		ReadMaxPayloadSize: o.MaxMessageSize,
 		ReadBufferSize:     readBufferSize,
@@ -92,7 +59,7 @@ func New(o Options) (*Upgrader, error) {
 		// close the connection instead.
 		WriteMaxPayloadSize: o.MaxBacklog,
 		CheckUtf8Enabled:    true,
-		Logger:              gwsLogger{log},
+		Logger:              gwsLogger{o.Logger},
 	})
 	return u, nil
 }

@@ -74,7 +74,7 @@ func TestClosePayload(t *testing.T) {
 // nbio: once a client has read every message, whatever their sizes, the
 // count of unsent bytes must be exactly zero again.
 func TestBacklogCountReturnsToZero(t *testing.T) {
-	u, err := New(Options{MaxBacklog: 4 << 20})
+	u, err := New(gateway.TransportOptions{MaxBacklog: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

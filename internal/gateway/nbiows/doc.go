@@ -39,8 +39,8 @@
 // writable. Write never waits for the network. The bytes handed to nbio
 // and not yet accepted by the kernel are counted per connection (added by
 // Write, subtracted from nbio's OnWrittenSize callback); a Write that would
-// take the count past Options.MaxBacklog returns gateway.ErrBacklog and
-// queues nothing, and the connection stays open. nbio's own limit,
+// take the count past gateway.TransportOptions.MaxBacklog returns
+// gateway.ErrBacklog and queues nothing, and the connection stays open. nbio's own limit,
 // Engine.MaxWriteBufferSize, is set MaxBacklog+64 KiB as a backstop only:
 // when nbio's count passes it, nbio closes the socket at once, without a
 // close frame, and Write returns gateway.ErrBacklog for that frame.
@@ -56,8 +56,9 @@
 // nil if the peer's code was 1000 and a *websocket.CloseError otherwise;
 // io.EOF or a socket error for a vanished peer; nbio.ErrReadTimeout for a
 // peer that did not answer our close frame; websocket.ErrMessageTooLarge;
-// ErrUpgraderClosed after Upgrader.Close. A message larger than Options.MaxMessageSize is refused by
-// nbio as soon as its header is read: nbio sends close 1009 and closes the
+// ErrUpgraderClosed after Upgrader.Close. A message larger than
+// gateway.TransportOptions.MaxMessageSize is refused by nbio as soon as its
+// header is read: nbio sends close 1009 and closes the
 // socket. Upgrader.Close stops the engine, closes every connection without
 // a close frame, waits for the workers, and delivers Closed to every
 // connection that has not had it.

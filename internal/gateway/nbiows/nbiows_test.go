@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func newUpgrader(t *testing.T, o gatewaytest.TestOptions) gateway.Upgrader {
-	u, err := nbiows.New(nbiows.Options{
+	u, err := nbiows.New(gateway.TransportOptions{
 		MaxMessageSize: o.MaxMessageSize,
 		MaxBacklog:     o.MaxBacklog,
 		Logger:         slog.New(slog.NewTextHandler(t.Output(), nil)),
@@ -46,7 +46,7 @@ func TestTransportContract(t *testing.T) {
 }
 
 func TestNewRejectsNegativeLimits(t *testing.T) {
-	for _, o := range []nbiows.Options{{MaxMessageSize: -1}, {MaxBacklog: -1}} {
+	for _, o := range []gateway.TransportOptions{{MaxMessageSize: -1}, {MaxBacklog: -1}} {
 		if u, err := nbiows.New(o); err == nil {
 			_ = u.Close()
 			t.Errorf("New(%+v): got no error", o)
@@ -64,7 +64,7 @@ func (idleHandler) Closed(error) {}
 // clients are raw sockets, which cost no goroutine either.
 func TestIdleConnectionsHaveNoGoroutine(t *testing.T) {
 	const n = 2000
-	u, err := nbiows.New(nbiows.Options{})
+	u, err := nbiows.New(gateway.TransportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

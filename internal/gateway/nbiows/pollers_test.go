@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/lesismal/nbio/nbhttp"
+
+	"github.com/parley-im/parley/internal/gateway"
 )
 
 // TestStopRightAfterStart guards the workaround in awaitPollers: without
@@ -27,7 +29,7 @@ func TestStopRightAfterStart(t *testing.T) {
 		})
 	}
 	for range 300 {
-		u, err := New(Options{})
+		u, err := New(gateway.TransportOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,12 +15,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp/websocket"
 
 	"github.com/parley-im/parley/internal/gateway"
-	"github.com/parley-im/parley/wire"
 )
-
-// DefaultMaxBacklog is the send backlog bound used when Options.MaxBacklog
-// is 0.
-const DefaultMaxBacklog = 256 << 10
 
 // backstopSlack is how far above MaxBacklog nbio's own write-buffer limit
 // sits. Our count refuses data frames first; control frames (pong, close),
@@ -36,26 +31,10 @@ var (
 	errNilHandler     = errors.New("nbiows: newHandler returned nil")
 )
 
-// Options configure an Upgrader. The zero value is usable.
-type Options struct {
-	// MaxMessageSize is the largest message a client may send, in bytes.
-	// A larger one ends the connection with close code 1009. 0 means
-	// wire.MaxFrameSize.
-	MaxMessageSize int
-	// MaxBacklog bounds the bytes of one connection that Write has
-	// accepted and the kernel has not: a Write that would pass it returns
-	// gateway.ErrBacklog. A frame is refused whole, so a frame larger than
-	// MaxBacklog is always refused. 0 means DefaultMaxBacklog.
-	MaxBacklog int
-	// Logger receives what the transport cannot return to a caller: a
-	// panic in a Handler. nil discards.
-	Logger *slog.Logger
-}
-
 // Upgrader is the nbio transport. Create it with New; it is safe for
 // concurrent use.
 type Upgrader struct {
-	opts            Options
+	opts            gateway.TransportOptions
 	log             *slog.Logger
 	engine          *nbhttp.Engine
 	framePayloadMax int // nbio splits larger outgoing messages into frames this big
@@ -81,28 +60,17 @@ type Upgrader struct {
 
 var _ gateway.Upgrader = (*Upgrader)(nil)
 
-// New validates o, fills its defaults, and starts an nbio engine with one
-// poller per CPU. Close stops it.
-func New(o Options) (*Upgrader, error) {
-	if o.MaxMessageSize < 0 {
-		return nil, fmt.Errorf("nbiows: MaxMessageSize %d is negative", o.MaxMessageSize)
-	}
-	if o.MaxBacklog < 0 {
-		return nil, fmt.Errorf("nbiows: MaxBacklog %d is negative", o.MaxBacklog)
-	}
-	if o.MaxMessageSize == 0 {
-		o.MaxMessageSize = wire.MaxFrameSize
-	}
-	if o.MaxBacklog == 0 {
-		o.MaxBacklog = DefaultMaxBacklog
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New validates o and fills its defaults
+// (gateway.TransportOptions.WithDefaults), then starts an nbio engine with
+// one poller per CPU. Close stops it.
+func New(o gateway.TransportOptions) (*Upgrader, error) {
+	o, err := o.WithDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("nbiows: %w", err)
 	}
 	u := &Upgrader{
 		opts:  o,
-		log:   log,
+		log:   o.Logger,
 		slots: make(chan struct{}, 1024*runtime.NumCPU()),
 	}
 
