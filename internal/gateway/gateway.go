@@ -46,8 +46,8 @@ type Config struct {
 	MaxUnacked        int           // unacked pushes before a slow-consumer close (1024)
 	LongPollWait      time.Duration // longest a poll is held (25s)
 	LongPollMaxFrames int           // frames a long-poll session buffers (1024)
-	FrameRate         float64       // request frames per second per session (50)
-	FrameBurst        int           // burst of request frames (100)
+	FrameRate         float64       // request frames per second per session (100)
+	FrameBurst        int           // burst of request frames (500: a resync pulls many conversations at once)
 	RequestTimeout    time.Duration // bound on one request's work (10s)
 	Now               func() time.Time
 	Logger            *slog.Logger
@@ -76,9 +76,9 @@ func (c *Config) defaults() {
 	def(&c.LongPollWait, 25*time.Second)
 	defInt(&c.LongPollMaxFrames, 1024)
 	if c.FrameRate <= 0 {
-		c.FrameRate = 50
+		c.FrameRate = 100
 	}
-	defInt(&c.FrameBurst, 100)
+	defInt(&c.FrameBurst, 500)
 	def(&c.RequestTimeout, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now

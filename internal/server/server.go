@@ -220,7 +220,11 @@ func (s *Server) Close(ctx context.Context) error {
 			s.gw.Close(wire.CloseGoingAway, "server shutting down")
 		}
 		if s.http != nil {
-			err = s.http.Shutdown(ctx)
+			// Shutdown closes the listener again; that it was already
+			// closed is expected.
+			if err = s.http.Shutdown(ctx); errors.Is(err, net.ErrClosed) {
+				err = nil
+			}
 		}
 		s.closeAll()
 	})
