@@ -53,7 +53,7 @@ type harness struct {
 	stopOnce sync.Once
 }
 
-func start(t *testing.T, newUpgrader func(*testing.T, TestOptions) gateway.Upgrader, o TestOptions, b behaviour) *harness {
+func start(t *testing.T, newUpgrader upgraderFunc, o gateway.TransportOptions, b behaviour) *harness {
 	t.Helper()
 	h := &harness{
 		t:        t,

@@ -1,8 +1,9 @@
 // Package gatewaytest is the contract test suite of the gateway's
 // WebSocket transports (gateway.Upgrader and gateway.Conn). Every
-// implementation runs RunTransportTests from its own tests; the suite
-// talks to it over real sockets: an httptest server on 127.0.0.1 whose
-// handler calls Upgrade, and github.com/lxzan/gws clients.
+// implementation runs RunTransportTests from its own tests, passing its
+// constructor; the suite talks to it over real sockets: an httptest
+// server on 127.0.0.1 whose handler calls Upgrade, and github.com/lxzan/gws
+// clients.
 //
 // Subtests run one after another, each with a fresh upgrader and server,
 // so that goroutine counts and leak checks see one transport at a time.
@@ -12,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -25,24 +27,29 @@ import (
 	"github.com/parley-im/parley/wire"
 )
 
-// TestOptions are the limits a subtest asks the transport for. A zero
-// field means the transport's default.
-type TestOptions struct {
-	MaxMessageSize int // bytes; larger client messages close with 1009
-	MaxBacklog     int // bytes accepted by Write and not yet sent
-}
-
-// NewUpgrader builds the transport under test with the given limits. It
-// may register cleanups on t; the suite closes the upgrader itself.
-type NewUpgrader = func(t *testing.T, o TestOptions) gateway.Upgrader
+// upgraderFunc builds the transport under test with the limits a subtest
+// asks for (a zero field means the transport's default), or fails t. The
+// suite closes the upgrader itself.
+type upgraderFunc func(t *testing.T, o gateway.TransportOptions) gateway.Upgrader
 
 // RunTransportTests runs the transport contract against the upgraders
-// newUpgrader returns, one per subtest.
-func RunTransportTests(t *testing.T, newUpgrader NewUpgrader) {
+// newTransport (the transport's New) returns, one per subtest, each
+// logging to its subtest's output. It also checks that newTransport
+// refuses negative limits.
+func RunTransportTests[U gateway.Upgrader](t *testing.T, newTransport func(gateway.TransportOptions) (U, error)) {
+	newUpgrader := func(t *testing.T, o gateway.TransportOptions) gateway.Upgrader {
+		o.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+		u, err := newTransport(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
 	tests := []struct {
 		name string
-		run  func(*testing.T, NewUpgrader)
+		run  func(*testing.T, upgraderFunc)
 	}{
+		{"NewRejectsNegativeLimits", func(t *testing.T, _ upgraderFunc) { testNegativeLimits(t, newTransport) }},
 		{"EchoRoundTrip", testEchoRoundTrip},
 		{"TenThousandFramesInOrderBothWays", testInOrderBothWays},
 		{"ConcurrentWritesKeepPerGoroutineOrder", testConcurrentWrites},
@@ -65,8 +72,17 @@ func RunTransportTests(t *testing.T, newUpgrader NewUpgrader) {
 	}
 }
 
-func testEchoRoundTrip(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{echo: true})
+func testNegativeLimits[U gateway.Upgrader](t *testing.T, newTransport func(gateway.TransportOptions) (U, error)) {
+	for _, o := range []gateway.TransportOptions{{MaxMessageSize: -1}, {MaxBacklog: -1}} {
+		if u, err := newTransport(o); err == nil {
+			_ = u.Close()
+			t.Errorf("New(%+v): got no error", o)
+		}
+	}
+}
+
+func testEchoRoundTrip(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{echo: true})
 	c := h.dial()
 	// 60 KiB is under wire.MaxFrameSize and over the fragment size some
 	// transports split outgoing messages at.
@@ -85,9 +101,9 @@ func testEchoRoundTrip(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testInOrderBothWays(t *testing.T, nu NewUpgrader) {
+func testInOrderBothWays(t *testing.T, nu upgraderFunc) {
 	const n = 10000
-	h := start(t, nu, TestOptions{MaxBacklog: 8 << 20}, behaviour{record: true})
+	h := start(t, nu, gateway.TransportOptions{MaxBacklog: 8 << 20}, behaviour{record: true})
 	c := h.dial()
 	s := h.accept()
 
@@ -132,9 +148,9 @@ func testInOrderBothWays(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testConcurrentWrites(t *testing.T, nu NewUpgrader) {
+func testConcurrentWrites(t *testing.T, nu upgraderFunc) {
 	const writers, each = 8, 1000
-	h := start(t, nu, TestOptions{MaxBacklog: 8 << 20}, behaviour{})
+	h := start(t, nu, gateway.TransportOptions{MaxBacklog: 8 << 20}, behaviour{})
 	c := h.dial()
 	s := h.accept()
 
@@ -171,7 +187,7 @@ func testConcurrentWrites(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testCloseCodeAndReason(t *testing.T, nu NewUpgrader) {
+func testCloseCodeAndReason(t *testing.T, nu upgraderFunc) {
 	check := func(t *testing.T, c *client, s *serverConn) {
 		t.Helper()
 		err := c.waitDone(t)
@@ -186,7 +202,7 @@ func testCloseCodeAndReason(t *testing.T, nu NewUpgrader) {
 	}
 
 	t.Run("FromAnyGoroutine", func(t *testing.T) {
-		h := start(t, nu, TestOptions{}, behaviour{echo: true})
+		h := start(t, nu, gateway.TransportOptions{}, behaviour{echo: true})
 		c := h.dial()
 		s := h.accept()
 		c.send(t, "before")
@@ -215,7 +231,7 @@ func testCloseCodeAndReason(t *testing.T, nu NewUpgrader) {
 	})
 
 	t.Run("FromInsideFrame", func(t *testing.T) {
-		h := start(t, nu, TestOptions{}, behaviour{closeOnFrame: wire.CloseUnauthorized})
+		h := start(t, nu, gateway.TransportOptions{}, behaviour{closeOnFrame: wire.CloseUnauthorized})
 		c := h.dial()
 		s := h.accept()
 		c.send(t, `{"type":"auth","token":"bad"}`)
@@ -223,7 +239,7 @@ func testCloseCodeAndReason(t *testing.T, nu NewUpgrader) {
 	})
 }
 
-func testPeerClose(t *testing.T, nu NewUpgrader) {
+func testPeerClose(t *testing.T, nu upgraderFunc) {
 	cases := []struct {
 		name  string
 		close func(*client) error
@@ -240,7 +256,7 @@ func testPeerClose(t *testing.T, nu NewUpgrader) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := start(t, nu, TestOptions{}, behaviour{echo: true})
+			h := start(t, nu, gateway.TransportOptions{}, behaviour{echo: true})
 			c := h.dial()
 			s := h.accept()
 			c.send(t, "hi")
@@ -257,8 +273,8 @@ func testPeerClose(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testWriteAfterClose(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{})
+func testWriteAfterClose(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{})
 	c := h.dial()
 	s := h.accept()
 	s.conn.Close(wire.CloseNormal, "bye")
@@ -273,9 +289,9 @@ func testWriteAfterClose(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testMessageTooLarge(t *testing.T, nu NewUpgrader) {
+func testMessageTooLarge(t *testing.T, nu upgraderFunc) {
 	const limit = 1024
-	h := start(t, nu, TestOptions{MaxMessageSize: limit}, behaviour{record: true})
+	h := start(t, nu, gateway.TransportOptions{MaxMessageSize: limit}, behaviour{record: true})
 	c := h.dial()
 	s := h.accept()
 	c.send(t, strings.Repeat("a", limit))
@@ -296,9 +312,9 @@ func testMessageTooLarge(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testSlowReader(t *testing.T, nu NewUpgrader) {
+func testSlowReader(t *testing.T, nu upgraderFunc) {
 	const backlog = 64 << 10
-	h := start(t, nu, TestOptions{MaxBacklog: backlog}, behaviour{})
+	h := start(t, nu, gateway.TransportOptions{MaxBacklog: backlog}, behaviour{})
 	c := h.dialNoRead()
 	s := h.accept()
 
@@ -330,9 +346,9 @@ func testSlowReader(t *testing.T, nu NewUpgrader) {
 	s.waitClosed(t)
 }
 
-func testFramesNeverOverlap(t *testing.T, nu NewUpgrader) {
+func testFramesNeverOverlap(t *testing.T, nu upgraderFunc) {
 	const clients, each = 4, 1000
-	h := start(t, nu, TestOptions{}, behaviour{record: true, slow: true})
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{record: true, slow: true})
 	pairs := make([]struct {
 		c *client
 		s *serverConn
@@ -372,8 +388,8 @@ func testFramesNeverOverlap(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testPing(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{})
+func testPing(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{})
 	c := h.dial()
 	h.accept()
 	if err := c.ws.WritePing([]byte("hb")); err != nil {
@@ -389,9 +405,9 @@ func testPing(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testManyConnections(t *testing.T, nu NewUpgrader) {
+func testManyConnections(t *testing.T, nu upgraderFunc) {
 	const conns, each = 200, 5
-	h := start(t, nu, TestOptions{}, behaviour{echo: true})
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{echo: true})
 	errc := make(chan error, conns)
 	var wg sync.WaitGroup
 	for k := range conns {
@@ -434,8 +450,8 @@ func testManyConnections(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testRemoteIP(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{})
+func testRemoteIP(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{})
 	h.dial()
 	s := h.accept()
 	if got := s.conn.RemoteIP(); got != "127.0.0.1" {
@@ -443,8 +459,8 @@ func testRemoteIP(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testBadHandshake(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{})
+func testBadHandshake(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{})
 	resp, err := h.srv.Client().Get(h.srv.URL) // no Upgrade headers
 	if err != nil {
 		t.Fatal(err)
@@ -464,8 +480,8 @@ func testBadHandshake(t *testing.T, nu NewUpgrader) {
 	h.srv.Client().CloseIdleConnections()
 }
 
-func testNilHandler(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{refuse: true})
+func testNilHandler(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{refuse: true})
 	// The handshake may complete before newHandler runs; the connection
 	// must end either way, and Upgrade must report it.
 	if c, err := h.connect(true); err == nil {
@@ -481,8 +497,8 @@ func testNilHandler(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testUpgraderClose(t *testing.T, nu NewUpgrader) {
-	h := start(t, nu, TestOptions{}, behaviour{echo: true})
+func testUpgraderClose(t *testing.T, nu upgraderFunc) {
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{echo: true})
 	var cs []*client
 	var ss []*serverConn
 	for range 3 {
@@ -514,9 +530,9 @@ func testUpgraderClose(t *testing.T, nu NewUpgrader) {
 	}
 }
 
-func testNoGoroutineLeak(t *testing.T, nu NewUpgrader) {
+func testNoGoroutineLeak(t *testing.T, nu upgraderFunc) {
 	before := goleak.IgnoreCurrent()
-	h := start(t, nu, TestOptions{}, behaviour{echo: true})
+	h := start(t, nu, gateway.TransportOptions{}, behaviour{echo: true})
 	for i := range 10 {
 		c := h.dial()
 		s := h.accept()

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,30 +27,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
-func newUpgrader(t *testing.T, o gatewaytest.TestOptions) gateway.Upgrader {
-	u, err := nbiows.New(gateway.TransportOptions{
-		MaxMessageSize: o.MaxMessageSize,
-		MaxBacklog:     o.MaxBacklog,
-		Logger:         slog.New(slog.NewTextHandler(t.Output(), nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = u.Close() })
-	return u
-}
-
 func TestTransportContract(t *testing.T) {
-	gatewaytest.RunTransportTests(t, newUpgrader)
-}
-
-func TestNewRejectsNegativeLimits(t *testing.T) {
-	for _, o := range []gateway.TransportOptions{{MaxMessageSize: -1}, {MaxBacklog: -1}} {
-		if u, err := nbiows.New(o); err == nil {
-			_ = u.Close()
-			t.Errorf("New(%+v): got no error", o)
-		}
-	}
+	gatewaytest.RunTransportTests(t, nbiows.New)
 }
 
 type idleHandler struct{}
