@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -111,6 +112,13 @@ func openWriter(path string) (*sql.DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database path %q must not contain '?' or '#'", path)
 	}
+	// The database holds API key hashes and token secrets: only the owner
+	// may read it. SQLite gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	_ = f.Close()
 	// Beyond the usual four PRAGMAs, measured with BenchmarkAppend (256
 	// messages over 1,000 conversations), each worth 5-25%:
 	// wal_autocheckpoint(20000) checkpoints every ~80 MB of WAL instead of

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -177,5 +178,23 @@ func TestAppendAllOrNothing(t *testing.T) {
 	ch, err := db.Changes(ctx, "app", "alice", 0, 10)
 	if err != nil || len(ch) != 1 || ch[0].LastSeq != 0 || ch[0].ReadSeq != 0 {
 		t.Errorf("Changes after a failed Append: got %+v, error %v, want the conversation at seq 0", ch, err)
+	}
+}
+
+func TestDatabaseFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", p, mode)
+		}
 	}
 }
