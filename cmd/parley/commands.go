@@ -164,5 +164,6 @@ func serveNode(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := s.Close(shutdownCtx); err != nil && serveErr == nil {
 		serveErr = err
 	}
+	sc.Logger.Info("parley stopped", "err", serveErr)
 	return serveErr
 }
