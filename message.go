@@ -46,6 +46,11 @@ func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 	if len(body) > MaxBodyLen {
 		return Errorf(ETooLarge, "message body larger than %d bytes", MaxBodyLen)
 	}
+	// Bodies are stored and pushed as they came; a push must be valid
+	// UTF-8 to travel in a WebSocket text frame.
+	if !utf8.Valid(body) {
+		return Errorf(EInvalid, "message body is not valid UTF-8")
+	}
 	switch kind {
 	case KindText:
 		var t struct {
@@ -59,9 +64,6 @@ func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 		}
 		if len(*t.Text) > MaxTextLen {
 			return Errorf(ETooLarge, "text longer than %d bytes", MaxTextLen)
-		}
-		if !utf8.ValidString(*t.Text) {
-			return Errorf(EInvalid, "text is not valid UTF-8")
 		}
 	case KindCustom, KindSystem:
 		if kind == KindSystem && clientSent {

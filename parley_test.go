@@ -69,6 +69,7 @@ func TestValidateBody(t *testing.T) {
 		{"system from client", parley.KindSystem, `{}`, true, parley.EForbidden},
 		{"system from backend", parley.KindSystem, `{"n":1}`, false, ""},
 		{"unknown kind", "video", `{}`, true, parley.EInvalid},
+		{"invalid utf-8", parley.KindCustom, "{\"a\":\"\xff\"}", false, parley.EInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

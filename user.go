@@ -3,6 +3,7 @@ package parley
 import (
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 )
 
 // App is a business line. Every user, conversation and message belongs to
@@ -70,6 +71,9 @@ func (u *User) Validate() error {
 	}
 	if len(u.Metadata) > MaxMetadataLen {
 		return Errorf(ETooLarge, "metadata larger than %d bytes", MaxMetadataLen)
+	}
+	if !utf8.ValidString(u.Name) || !utf8.ValidString(u.Avatar) || !utf8.Valid(u.Metadata) {
+		return Errorf(EInvalid, "name, avatar and metadata must be valid UTF-8")
 	}
 	if len(u.Metadata) > 0 && !isJSONObject(u.Metadata) {
 		return Errorf(EInvalid, "metadata must be a JSON object")

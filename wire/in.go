@@ -50,6 +50,12 @@ func Decode(b []byte) (*In, error) {
 	if len(b) > MaxFrameSize {
 		return nil, parley.Errorf(parley.ETooLarge, "frame larger than %d bytes", MaxFrameSize)
 	}
+	// encoding/json would quietly replace invalid UTF-8 in strings but
+	// keep it in raw bodies, which would then break every recipient's
+	// WebSocket (text frames must be UTF-8). Refuse it whole.
+	if !utf8.Valid(b) {
+		return nil, parley.Errorf(parley.EBadFrame, "frame is not valid UTF-8")
+	}
 	var in In
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, parley.Errorf(parley.EBadFrame, "frame is not a JSON object of the protocol")
@@ -63,9 +69,6 @@ func Decode(b []byte) (*In, error) {
 func (in *In) validate() error {
 	if len(in.ID) > MaxRequestIDLen {
 		return parley.Errorf(parley.EInvalid, "id longer than %d bytes", MaxRequestIDLen)
-	}
-	if !utf8.ValidString(in.ID) {
-		return parley.Errorf(parley.EInvalid, "id is not valid UTF-8")
 	}
 	if in.Limit < 0 || in.Limit > MaxLimit {
 		return parley.Errorf(parley.EInvalid, "limit must be 0-%d", MaxLimit)

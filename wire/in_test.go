@@ -40,6 +40,7 @@ func TestDecode(t *testing.T) {
 		{"no type", `{"id":"1"}`, parley.EBadFrame},
 		{"unknown type", `{"type":"dance"}`, parley.EBadFrame},
 		{"not json", `hello`, parley.EBadFrame},
+		{"invalid utf-8 in a body", "{\"type\":\"send\",\"to\":\"bob\",\"kind\":\"custom\",\"body\":{\"a\":\"\xff\"}}", parley.EBadFrame},
 		{"json array", `[1,2]`, parley.EBadFrame},
 		{"wrong field type", `{"type":"sync","since":"x"}`, parley.EBadFrame},
 		{"id too long", `{"type":"ping","id":"` + strings.Repeat("i", 65) + `"}`, parley.EInvalid},

@@ -100,7 +100,11 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 				if _, err := st.User(ctx, tokApp, tokUser); err != nil {
 					return fmt.Errorf("user %q of app %q: %w", tokUser, tokApp, err)
 				}
-				now := time.Now()
+				revoked, err := st.RevokedBefore(ctx, tokApp, tokUser, tokDevice)
+				if err != nil {
+					return err
+				}
+				now := auth.IssueTime(time.Now(), revoked)
 				tok, err := auth.IssueToken(a, auth.Claims{AppID: tokApp, UserID: tokUser, Device: tokDevice, IssuedAt: now, ExpiresAt: now.Add(tokTTL)})
 				if err != nil {
 					return err

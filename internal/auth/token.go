@@ -220,3 +220,14 @@ func reason(err error) string {
 	}
 	return "token malformed"
 }
+
+// IssueTime returns the issue time for a token issued at now for a user
+// whose tokens are revoked up to revokedBefore: now, or the millisecond
+// after the revocation if now is not past it (VerifyToken's callers treat
+// a token issued in the millisecond of a revocation as revoked).
+func IssueTime(now, revokedBefore time.Time) time.Time {
+	if !revokedBefore.IsZero() && now.UnixMilli() <= revokedBefore.UnixMilli() {
+		return time.UnixMilli(revokedBefore.UnixMilli() + 1)
+	}
+	return now
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -174,6 +176,7 @@ func TestSendErrorsAndRetries(t *testing.T) {
 		"bad body":              {chat.SendRequest{Sender: "a", To: "b", Body: json.RawMessage(`{"text":""}`)}, parley.EInvalid},
 		"system from client":    {chat.SendRequest{Sender: "a", To: "b", Kind: parley.KindSystem, Body: json.RawMessage(`{}`), FromClient: true}, parley.EForbidden},
 		"bad cmid":              {chat.SendRequest{Sender: "a", To: "b", ClientMsgID: "no spaces"}, parley.EInvalid},
+		"client into system":    {chat.SendRequest{Sender: "a", ConvID: parley.DirectConvID(parley.SystemUserID, "a"), FromClient: true}, parley.EForbidden},
 	} {
 		if got := parley.ErrorCode(send(c.req).Err); got != c.code {
 			t.Errorf("%s: got %q, want %q", name, got, c.code)
@@ -217,3 +220,36 @@ func TestCloseCommitsAcceptedSends(t *testing.T) {
 		t.Fatalf("send after close: got %v, want unavailable", r.Err)
 	}
 }
+
+// panicOnce wraps the real store and panics in its first Append, as a bug
+// would.
+type panicOnce struct {
+	*sqlite.DB
+	once sync.Once
+}
+
+func (p *panicOnce) Append(ctx context.Context, msgs []*parley.Message) ([]parley.AppendResult, error) {
+	p.once.Do(func() { panic("injected") })
+	return p.DB.Append(ctx, msgs)
+}
+
+func TestCommitPanicAnswersSendersAndKeepsRunning(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_ = st.CreateApp(ctx, &parley.App{ID: "app", Name: "x", KeyHash: []byte{1}, TokenSecret: []byte{1}})
+	_ = st.UpsertUsers(ctx, "app", []parley.User{{ID: "a", Role: parley.RoleUser}, {ID: "b", Role: parley.RoleUser}})
+	s := chat.New(&panicOnce{DB: st}, &pushes{}, chat.Config{Logger: discard()})
+	defer s.Close()
+	if r := s.Send(ctx, chat.SendRequest{AppID: "app", Sender: "a", To: "b", Body: text("1")}); parley.ErrorCode(r.Err) != parley.EInternal {
+		t.Fatalf("send hit by the panic: got %v, want internal", r.Err)
+	}
+	if r := s.Send(ctx, chat.SendRequest{AppID: "app", Sender: "a", To: "b", Body: text("2")}); r.Err != nil || r.Msg.Seq != 1 {
+		t.Fatalf("send after the panic: got %+v, want seq 1", r)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 
 	"github.com/parley-im/parley"
 )
@@ -49,6 +51,17 @@ func (s *Service) fill(batch *[]*pending) {
 }
 
 func (s *Service) commit(batch []*pending) {
+	answered := 0
+	defer func() {
+		// A panic here is a bug; it must not take the node down, and every
+		// sender still waiting must get an answer.
+		if v := recover(); v != nil {
+			s.log.Error("commit panicked", "err", fmt.Errorf("panic: %v", v), "stack", string(debug.Stack()))
+			for _, p := range batch[answered:] {
+				p.done(SendResult{Err: parley.Errorf(parley.EInternal, "internal error")})
+			}
+		}
+	}()
 	ctx := context.Background()
 	msgs := make([]*parley.Message, len(batch))
 	convs := make([]string, len(batch)) // as asked, before Append may swap in a duplicate
@@ -59,6 +72,7 @@ func (s *Service) commit(batch []*pending) {
 	results, err := s.store.Append(ctx, msgs)
 	if err != nil {
 		s.log.Error("append failed", "err", err, "batch", len(batch))
+		answered = len(batch)
 		for _, p := range batch {
 			p.done(SendResult{Err: err})
 		}
@@ -86,6 +100,7 @@ func (s *Service) commit(batch []*pending) {
 	}
 	for i, p := range batch {
 		r := results[i]
+		answered = i + 1
 		if r.Dup && p.msg.ConvID != convs[i] {
 			// The client reused a message id for another conversation:
 			// a client bug that must not pass as a successful retry.

@@ -99,6 +99,9 @@ func (s *Service) prepare(ctx context.Context, req *SendRequest) (*parley.Messag
 	if err != nil {
 		return nil, err
 	}
+	if a, b, ok := parley.DirectPeers(convID); ok && (a == parley.SystemUserID || b == parley.SystemUserID) && req.FromClient {
+		return nil, parley.Errorf(parley.EForbidden, "system conversations are read-only for clients")
+	}
 	return &parley.Message{
 		AppID:       req.AppID,
 		ConvID:      convID,

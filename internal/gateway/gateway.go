@@ -140,7 +140,10 @@ func (g *Gateway) Deliver(ds []parley.Delivery) {
 func (g *Gateway) Count() int { return g.hub.count() }
 
 // Close closes every session with code (wire.CloseGoingAway on
-// shutdown), stops the sweeper and waits for it.
+// shutdown), stops the sweeper and waits for it. New sessions are refused
+// from then on. Long-poll clients learn of the close at their next poll,
+// so the HTTP server should go on serving polls for a moment (see
+// AwaitLongPollClose).
 func (g *Gateway) Close(code int, reason string) {
 	g.once.Do(func() { close(g.stop) })
 	<-g.done
@@ -149,6 +152,28 @@ func (g *Gateway) Close(code int, reason string) {
 	}
 	for _, s := range g.lp.all() {
 		s.close(code, reason)
+	}
+}
+
+// AwaitLongPollClose waits until every ended long-poll session has polled
+// its close frame, or ctx ends.
+func (g *Gateway) AwaitLongPollClose(ctx context.Context) {
+	for g.lp.untold() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// stopping reports whether Close has begun.
+func (g *Gateway) stopping() bool {
+	select {
+	case <-g.stop:
+		return true
+	default:
+		return false
 	}
 }
 

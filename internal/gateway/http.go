@@ -18,11 +18,9 @@ func (g *Gateway) ServeWS(w http.ResponseWriter, r *http.Request) {
 		wire.WriteHTTPError(w, parley.Errorf(parley.ENotFound, "WebSocket is not served here"))
 		return
 	}
-	select {
-	case <-g.stop:
+	if g.stopping() {
 		wire.WriteHTTPError(w, parley.Errorf(parley.EUnavailable, "server is shutting down"))
 		return
-	default:
 	}
 	_ = g.ws.Upgrade(w, r, func(c Conn) Handler { return g.newSession(c, c.RemoteIP()) })
 }
@@ -44,6 +42,10 @@ type LPPollRes struct {
 // ServeLPConnect opens a long-poll session: POST /v1/lp/connect with the
 // body of an auth frame ({"token", "device", "platform"}).
 func (g *Gateway) ServeLPConnect(w http.ResponseWriter, r *http.Request) {
+	if g.stopping() {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EUnavailable, "server is shutting down"))
+		return
+	}
 	body, err := wire.ReadBody(w, r, 8*1024)
 	if err != nil {
 		wire.WriteHTTPError(w, err)
@@ -167,7 +169,7 @@ func (g *Gateway) lpSession(r *http.Request) (*lpConn, error) {
 // lpOpen is lpSession for requests that need a live session.
 func (g *Gateway) lpOpen(r *http.Request) (*lpConn, error) {
 	c, err := g.lpSession(r)
-	if err == nil && c.sess.state.Load() == stateClosed {
+	if err == nil && c.ended() {
 		err = parley.Errorf(parley.ENotFound, "long-poll session ended")
 	}
 	return c, err

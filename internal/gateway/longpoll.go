@@ -21,6 +21,7 @@ type lpConn struct {
 	first   uint64 // index of frames[0]; indexes start at 1
 	frames  []lpFrame
 	closed  bool
+	told    bool          // a poll has returned the close frame
 	endedAt int64         // unix nanoseconds the session ended, 0 while open
 	wake    chan struct{} // closed and replaced whenever frames arrive
 }
@@ -61,6 +62,13 @@ func (c *lpConn) Close(code int, reason string) {
 	go c.sess.Closed(nil)
 }
 
+// ended reports whether Close was called.
+func (c *lpConn) ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 // RemoteIP implements Conn.
 func (c *lpConn) RemoteIP() string { return c.sess.ip }
 
@@ -99,6 +107,9 @@ func (c *lpConn) poll(ctx context.Context, after uint64) (frames [][]byte, next 
 				next = after
 			}
 			ended = c.closed && len(c.frames) == 0
+			if c.closed {
+				c.told = true // the close frame is the last frame
+			}
 			c.mu.Unlock()
 			if len(acked) > 0 {
 				c.sess.ack(acked)
@@ -165,6 +176,21 @@ func (t *lpTable) expire(now, grace int64) {
 			delete(t.m, sid)
 		}
 	}
+}
+
+// untold counts ended sessions whose close frame no poll has returned yet.
+func (t *lpTable) untold() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, c := range t.m {
+		c.mu.Lock()
+		if c.closed && !c.told {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
 }
 
 func (t *lpTable) all() []*Session {

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -102,8 +104,28 @@ func (s *Session) drain() {
 		s.work[0] = nil
 		s.work = s.work[1:]
 		s.mu.Unlock()
-		s.handle(f, s.write)
+		if !s.handleSafely(f) {
+			return
+		}
 	}
+}
+
+// handleSafely handles one frame; a panic (a bug) ends this session, not
+// the node. It reports whether the worker may go on.
+func (s *Session) handleSafely(f []byte) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.g.log.Error("session handler panicked", "err", fmt.Errorf("panic: %v", v),
+				"conn_id", s.connID, "stack", string(debug.Stack()))
+			s.mu.Lock()
+			s.work, s.working = nil, false
+			s.mu.Unlock()
+			s.close(wire.CloseInternal, "internal error")
+			ok = false
+		}
+	}()
+	s.handle(f, s.write)
+	return true
 }
 
 // Closed releases everything the session holds. It implements Handler and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func decodeBytes(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return parley.Errorf(parley.EInvalid, "body is not valid JSON for this endpoint: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return parley.Errorf(parley.EInvalid, "body holds more than one JSON value")
 	}
 	return nil
@@ -142,7 +143,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, app *parley.
 	if req.TTLSeconds != 0 {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
-	if ttl < auth.MinTokenTTL || ttl > auth.MaxTokenTTL {
+	if req.TTLSeconds < 0 || req.TTLSeconds > int64(auth.MaxTokenTTL/time.Second) || ttl < auth.MinTokenTTL || ttl > auth.MaxTokenTTL {
 		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "ttl_seconds must be between %d and %d", int(auth.MinTokenTTL.Seconds()), int(auth.MaxTokenTTL.Seconds())))
 		return
 	}
@@ -158,9 +159,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, app *parley.
 		s.fail(w, err)
 		return
 	}
-	if !revoked.IsZero() && now.UnixMilli() <= revoked.UnixMilli() {
-		now = time.UnixMilli(revoked.UnixMilli() + 1)
-	}
+	now = auth.IssueTime(now, revoked)
 	claims := auth.Claims{AppID: app.ID, UserID: req.User, Device: req.Device, IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	tok, err := auth.IssueToken(app, claims)
 	if err != nil {
@@ -248,7 +247,9 @@ func (s *Server) broadcast(w http.ResponseWriter, r *http.Request, app *parley.A
 	ctx := context.WithoutCancel(r.Context())
 	n, err := s.Chat.Broadcast(ctx, chat.BroadcastRequest{AppID: app.ID, Users: req.Users, All: req.All, Kind: req.Kind, Body: req.Body})
 	if err != nil {
-		s.Logger.Error("broadcast stopped", "err", err, "app_id", app.ID, "stored", n)
+		if n > 0 {
+			s.Logger.Error("broadcast stopped part-way", "err", err, "app_id", app.ID, "stored", n)
+		}
 		s.fail(w, err)
 		return
 	}

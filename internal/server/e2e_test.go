@@ -78,6 +78,7 @@ func TestServerAPIValidates(t *testing.T) {
 		{"message to unknown user", "/v1/server/messages", map[string]any{"to": "ghost", "body": map[string]string{"text": "x"}}, 404},
 		{"message without body", "/v1/server/messages", map[string]any{"to": "ghost"}, 400},
 		{"broadcast without target", "/v1/server/broadcast", map[string]any{"body": map[string]string{"text": "x"}}, 400},
+		{"token ttl overflow", "/v1/server/tokens", map[string]any{"user": "ghost", "ttl_seconds": int64(18446744174)}, 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,6 +87,18 @@ func TestServerAPIValidates(t *testing.T) {
 				t.Errorf("got %d %+v, want %d with an error code", got, e, c.want)
 			}
 		})
+	}
+	for _, body := range []string{`{"users":[{"id":"a"}]}}`, `{"users":[{"id":"a"}]} {}`, `{"users":[{"id":"a"}]}]`} {
+		req, _ := http.NewRequest("POST", n.URL()+"/v1/server/users", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+n.key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 400 {
+			t.Errorf("trailing data %q: got %d, want 400", body, res.StatusCode)
+		}
 	}
 	big := map[string]any{"users": []map[string]string{{"id": "a", "name": strings.Repeat("n", 2<<20)}}}
 	if got := n.api(t, "POST", "/v1/server/users", big, nil); got != http.StatusRequestEntityTooLarge {

@@ -30,6 +30,13 @@ import (
 	"github.com/parley-im/parley/wire"
 )
 
+// The gateway's defaults for zero durations, checked against each other
+// by Validate.
+const (
+	defaultHeartbeat   = 25 * time.Second
+	defaultIdleTimeout = 75 * time.Second
+)
+
 // Version is the version the index page shows.
 const Version = "0.1.0"
 
@@ -96,8 +103,15 @@ func (c *Config) Validate() error {
 	if c.MaxRetries < 0 {
 		return errors.New("max retries must not be negative")
 	}
-	if c.Heartbeat > 0 && c.IdleTimeout > 0 && c.Heartbeat >= c.IdleTimeout {
-		return errors.New("the heartbeat interval must be shorter than the idle timeout")
+	hb, idle := c.Heartbeat, c.IdleTimeout
+	if hb == 0 {
+		hb = defaultHeartbeat
+	}
+	if idle == 0 {
+		idle = defaultIdleTimeout
+	}
+	if hb >= idle {
+		return fmt.Errorf("the heartbeat interval (%v) must be shorter than the idle timeout (%v)", hb, idle)
 	}
 	return nil
 }
@@ -206,18 +220,26 @@ func (s *Server) Store() parley.Store { return s.store }
 // Err delivers the serve error if the HTTP server stops on its own.
 func (s *Server) Err() <-chan error { return s.errc }
 
-// Close drains the node: it stops accepting requests, tells every client to
-// reconnect (close code 1001), commits the sends already accepted, and
-// closes the store. ctx bounds the wait for in-flight HTTP requests.
+// longPollGrace bounds how long a closing node keeps serving polls so
+// that long-poll clients collect their close frame.
+const longPollGrace = 2 * time.Second
+
+// Close drains the node: it refuses new sessions, tells every client to
+// reconnect (close code 1001; long-poll clients at their next poll, for
+// which it waits a moment), stops accepting requests, commits the sends
+// already accepted, and closes the store. ctx bounds the waits.
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		if s.gw != nil {
+			s.gw.Close(wire.CloseGoingAway, "server shutting down")
+			graceCtx, cancel := context.WithTimeout(ctx, longPollGrace)
+			s.gw.AwaitLongPollClose(graceCtx)
+			cancel()
+		}
 		if s.http != nil {
 			s.http.SetKeepAlivesEnabled(false)
 			_ = s.ln.Close()
-		}
-		if s.gw != nil {
-			s.gw.Close(wire.CloseGoingAway, "server shutting down")
 		}
 		if s.http != nil {
 			// Shutdown closes the listener again; that it was already

@@ -291,3 +291,24 @@ func TestLongPoll(t *testing.T) {
 		t.Fatalf("ended session: got %d, want 404", st)
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	for name, c := range map[string]server.Config{
+		"heartbeat not below idle":     {Heartbeat: time.Minute, IdleTimeout: time.Minute},
+		"default heartbeat above idle": {IdleTimeout: 20 * time.Second},
+		"negative retries":             {MaxRetries: -1},
+		"unknown transport":            {Transport: "carrier-pigeon"},
+		"bad node id":                  {Node: "a b"},
+		"negative duration":            {RetryInterval: -time.Second},
+	} {
+		c.Defaults()
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	ok := server.Config{}
+	ok.Defaults()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+}

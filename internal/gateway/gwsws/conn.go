@@ -2,6 +2,7 @@ package gwsws
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -79,6 +80,7 @@ func (c *conn) enqueueLocked(f outFrame, bounded bool) error {
 	if !c.writing {
 		c.writing = true
 		c.u.wg.Add(1)
+		c.u.writers.Add(1)
 		go c.writeLoop()
 	}
 	return nil
@@ -88,6 +90,7 @@ func (c *conn) enqueueLocked(f outFrame, bounded bool) error {
 // has closed the connection; the rest of the queue is dropped.
 func (c *conn) writeLoop() {
 	defer c.u.wg.Done()
+	defer c.u.writers.Add(-1)
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
@@ -103,7 +106,7 @@ func (c *conn) writeLoop() {
 
 		var err error
 		if f.op == gws.OpcodeCloseConnection {
-			err = c.ws.WriteClose(uint16(f.code), f.data) // and closes the socket
+			err = c.writeClose(f.code, f.data)
 		} else {
 			err = c.ws.WriteMessage(f.op, f.data)
 		}
@@ -117,6 +120,28 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// writeClose sends the close frame and half-closes the socket: the client
+// reads the frame and the FIN, and the read goroutine goes on reading
+// until the client closes too (or the read deadline passes). Closing the
+// socket at once, as gws's WriteClose does, can make the kernel answer the
+// client's in-flight data with a reset that destroys the close frame.
+func (c *conn) writeClose(code int, reason []byte) error {
+	payload := make([]byte, 2+len(reason))
+	binary.BigEndian.PutUint16(payload, uint16(code))
+	copy(payload[2:], reason)
+	nc := c.ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(closeTimeout))
+	if err := c.ws.WriteMessage(gws.OpcodeCloseConnection, payload); err != nil {
+		_ = nc.Close()
+		return err
+	}
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+		return nil
+	}
+	return nc.Close()
 }
 
 // Close implements gateway.Conn.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/lxzan/gws"
 
@@ -39,7 +41,11 @@ type Upgrader struct {
 	// wg counts read and writer goroutines. A writer is only started
 	// while its connection's read goroutine runs, so the count is never
 	// zero when one is added after Close has begun to wait.
-	wg        sync.WaitGroup
+	wg sync.WaitGroup
+	// writers counts running writer goroutines, so that Close can let
+	// queued close frames go out before it cuts the sockets. (A counter,
+	// not a WaitGroup: writers may still start while Close waits.)
+	writers   atomic.Int64
 	closeOnce sync.Once
 }
 
@@ -146,6 +152,11 @@ func (u *Upgrader) Close() error {
 			conns = append(conns, c)
 		}
 		u.mu.Unlock()
+		// Let queued frames (close frames of a shutdown above all) reach
+		// their clients, for at most the close timeout.
+		for deadline := time.Now().Add(closeTimeout); u.writers.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		for _, c := range conns {
 			_ = c.ws.NetConn().Close()
 		}
