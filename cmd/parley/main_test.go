@@ -13,11 +13,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/client"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -56,10 +60,12 @@ func TestConfigRejectsBadValues(t *testing.T) {
 	}
 }
 
-// TestKill9KeepsAcknowledgedMessages runs the real binary, sends messages
-// that the server acknowledges, kills the process with SIGKILL, restarts it
-// on the same data dir and checks that every acknowledged message is there,
-// with gapless seqs.
+// TestKill9KeepsAcknowledgedMessages runs the real binary with two
+// connected clients (WebSocket and long-poll), sends messages that the
+// server acknowledges, kills the process with SIGKILL, restarts it on the
+// same address and data dir, sends more, and checks that every
+// acknowledged message is stored with gapless seqs and that both clients
+// resync to every message exactly once, in order.
 func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -70,9 +76,13 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	data := t.TempDir()
-	p := startBinary(t, bin, data)
+	p := startBinary(t, bin, data, "127.0.0.1:0")
 	key := strings.TrimSpace(readFile(t, filepath.Join(data, "demo-app.key")))
 	call(t, p.url, key, "/v1/server/users", `{"users":[{"id":"alice"},{"id":"bob"}]}`, nil)
+	receivers := []*receiver{
+		dialReceiver(t, p.url, key, client.TransportWS),
+		dialReceiver(t, p.url, key, client.TransportLongPoll),
+	}
 
 	// Concurrent senders, so that acknowledged messages span many batches.
 	const senders, each = 4, 50
@@ -103,7 +113,14 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 	}
 	_ = p.cmd.Wait()
 
-	p2 := startBinary(t, bin, data)
+	p2 := startBinary(t, bin, data, strings.TrimPrefix(p.url, "http://"))
+	const later = 20
+	for i := 0; i < later; i++ {
+		call(t, p2.url, key, "/v1/server/messages", fmt.Sprintf(`{"from":"alice","to":"bob","cmid":"after-%d","body":{"text":"m"}}`, i), nil)
+	}
+	for _, r := range receivers {
+		r.waitFor(t, senders*each+later)
+	}
 	var hist struct {
 		Msgs []struct{ Seq uint64 }
 	}
@@ -127,8 +144,62 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 			t.Errorf("acknowledged seq %d lost after kill -9", seq)
 		}
 	}
-	if after != senders*each {
-		t.Errorf("got %d messages after restart, want %d", after, senders*each)
+	if after != senders*each+later {
+		t.Errorf("got %d messages after restart, want %d", after, senders*each+later)
+	}
+}
+
+// receiver is bob on one device, checking that messages arrive once each,
+// in seq order.
+type receiver struct {
+	mu   sync.Mutex
+	seqs []uint64
+	bad  error
+}
+
+func dialReceiver(t *testing.T, url, key, transport string) *receiver {
+	t.Helper()
+	var tok struct{ Token string }
+	call(t, url, key, "/v1/server/tokens", `{"user":"bob"}`, &tok)
+	r := &receiver{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Options{
+		URL: url, Token: tok.Token, Device: "bob-" + transport, Transport: transport,
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
+		OnMessage: func(m parley.Message) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if want := uint64(len(r.seqs)) + 1; m.Seq != want && r.bad == nil {
+				r.bad = fmt.Errorf("%s: got seq %d, want %d", transport, m.Seq, want)
+			}
+			r.seqs = append(r.seqs, m.Seq)
+		},
+	})
+	if err != nil {
+		t.Fatalf("dial %s: %v", transport, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return r
+}
+
+func (r *receiver) waitFor(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r.mu.Lock()
+		got, bad := len(r.seqs), r.bad
+		r.mu.Unlock()
+		if bad != nil {
+			t.Fatal(bad)
+		}
+		if got == n {
+			return
+		}
+		if got > n || time.Now().After(deadline) {
+			t.Fatalf("got %d messages, want %d exactly", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -137,9 +208,9 @@ type proc struct {
 	url string
 }
 
-func startBinary(t *testing.T, bin, data string) *proc {
+func startBinary(t *testing.T, bin, data, addr string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn")
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data, "--log-level", "warn")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
