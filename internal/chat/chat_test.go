@@ -38,13 +38,16 @@ func (p *pushes) count() int {
 	return len(p.ds)
 }
 
-func setup(t *testing.T, users ...string) (*chat.Service, *pushes) {
+// openStore opens a real SQLite store in a temp dir with app "app" and
+// the given users; the test closes it.
+func openStore(t *testing.T, users ...string) *sqlite.DB {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = st.Close() })
 	if err := st.CreateApp(ctx, &parley.App{ID: "app", Name: "x", KeyHash: []byte{1}, TokenSecret: []byte{1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +58,15 @@ func setup(t *testing.T, users ...string) (*chat.Service, *pushes) {
 	if err := st.UpsertUsers(ctx, "app", us); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func setup(t *testing.T, users ...string) (*chat.Service, *pushes) {
+	t.Helper()
+	st := openStore(t, users...)
 	p := &pushes{}
 	s := chat.New(st, p, chat.Config{})
-	t.Cleanup(func() {
-		s.Close()
-		_ = st.Close()
-	})
+	t.Cleanup(s.Close) // runs before the store's cleanup
 	return s, p
 }
 
@@ -186,13 +192,7 @@ func TestSendErrorsAndRetries(t *testing.T) {
 
 func TestCloseCommitsAcceptedSends(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_ = st.CreateApp(ctx, &parley.App{ID: "app", Name: "x", KeyHash: []byte{1}, TokenSecret: []byte{1}})
-	_ = st.UpsertUsers(ctx, "app", []parley.User{{ID: "a", Role: parley.RoleUser}, {ID: "b", Role: parley.RoleUser}})
+	st := openStore(t, "a", "b")
 	s := chat.New(st, &pushes{}, chat.Config{})
 	results := make(chan chat.SendResult, 500)
 	for i := 0; i < 500; i++ {
@@ -235,13 +235,7 @@ func (p *panicOnce) Append(ctx context.Context, msgs []*parley.Message) ([]parle
 
 func TestCommitPanicAnswersSendersAndKeepsRunning(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_ = st.CreateApp(ctx, &parley.App{ID: "app", Name: "x", KeyHash: []byte{1}, TokenSecret: []byte{1}})
-	_ = st.UpsertUsers(ctx, "app", []parley.User{{ID: "a", Role: parley.RoleUser}, {ID: "b", Role: parley.RoleUser}})
+	st := openStore(t, "a", "b")
 	s := chat.New(&panicOnce{DB: st}, &pushes{}, chat.Config{Logger: discard()})
 	defer s.Close()
 	if r := s.Send(ctx, chat.SendRequest{AppID: "app", Sender: "a", To: "b", Body: text("1")}); parley.ErrorCode(r.Err) != parley.EInternal {

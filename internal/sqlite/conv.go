@@ -91,21 +91,9 @@ func (db *DB) IsMember(ctx context.Context, appID, convID, userID string) error 
 // Returns ENotFound if the conversation does not exist.
 func (db *DB) Members(ctx context.Context, appID, convID string) ([]string, error) {
 	const op = "sqlite.Members"
-	rows, err := db.r.QueryContext(ctx, `SELECT user_id FROM members
+	ids, err := db.queryStrings(ctx, `SELECT user_id FROM members
 		WHERE app_id = ? AND conv_id = ? ORDER BY user_id`, appID, convID)
 	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, internal(op, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(op, err)
 	}
 	if len(ids) == 0 {

@@ -213,3 +213,21 @@ func fromMillis(ms int64) time.Time {
 // rollback ends a transaction that did not commit. The error is dropped:
 // the one that made the caller give up is the one to report.
 func rollback(tx *sql.Tx) { _ = tx.Rollback() }
+
+// queryStrings runs a read query whose rows are one string each.
+func (db *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

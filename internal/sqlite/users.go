@@ -82,21 +82,9 @@ func (db *DB) User(ctx context.Context, appID, userID string) (*parley.User, err
 // ascending order. limit <= 0 means 50; it is capped at 1000.
 func (db *DB) UserIDs(ctx context.Context, appID, after string, n int) ([]string, error) {
 	const op = "sqlite.UserIDs"
-	rows, err := db.r.QueryContext(ctx, `SELECT id FROM users WHERE app_id = ? AND id > ?
+	ids, err := db.queryStrings(ctx, `SELECT id FROM users WHERE app_id = ? AND id > ?
 		ORDER BY id LIMIT ?`, appID, after, limit(n))
 	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, internal(op, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(op, err)
 	}
 	return ids, nil
