@@ -171,6 +171,19 @@ func TestSendErrorsAndRetries(t *testing.T) {
 	if p.count() != before {
 		t.Fatal("a retried send must not be pushed again")
 	}
+	sysConv := parley.DirectConvID(parley.SystemUserID, "a")
+	if r := send(chat.SendRequest{Sender: "a", ConvID: sysConv, FromClient: true}); parley.ErrorCode(r.Err) != parley.EForbidden {
+		t.Fatalf("client into its system conversation: got %v, want forbidden", r.Err)
+	}
+	changes, err := s.Sync(ctx, "app", "a", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes.Convs {
+		if c.ConvID == sysConv {
+			t.Fatal("a refused send created the system conversation")
+		}
+	}
 	for name, c := range map[string]struct {
 		req  chat.SendRequest
 		code string
@@ -182,7 +195,6 @@ func TestSendErrorsAndRetries(t *testing.T) {
 		"bad body":              {chat.SendRequest{Sender: "a", To: "b", Body: json.RawMessage(`{"text":""}`)}, parley.EInvalid},
 		"system from client":    {chat.SendRequest{Sender: "a", To: "b", Kind: parley.KindSystem, Body: json.RawMessage(`{}`), FromClient: true}, parley.EForbidden},
 		"bad cmid":              {chat.SendRequest{Sender: "a", To: "b", ClientMsgID: "no spaces"}, parley.EInvalid},
-		"client into system":    {chat.SendRequest{Sender: "a", ConvID: parley.DirectConvID(parley.SystemUserID, "a"), FromClient: true}, parley.EForbidden},
 	} {
 		if got := parley.ErrorCode(send(c.req).Err); got != c.code {
 			t.Errorf("%s: got %q, want %q", name, got, c.code)

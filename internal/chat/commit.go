@@ -72,8 +72,8 @@ func (s *Service) commit(batch []*pending) {
 	results, err := s.store.Append(ctx, msgs)
 	if err != nil {
 		s.log.Error("append failed", "err", err, "batch", len(batch))
-		answered = len(batch)
-		for _, p := range batch {
+		for i, p := range batch {
+			answered = i + 1
 			p.done(SendResult{Err: err})
 		}
 		return

@@ -95,12 +95,12 @@ func (s *Service) prepare(ctx context.Context, req *SendRequest) (*parley.Messag
 	if !parley.ValidClientMsgID(req.ClientMsgID) {
 		return nil, parley.Errorf(parley.EInvalid, "client message id must be at most %d characters of [A-Za-z0-9_.@:-]", parley.MaxClientMsgIDLen)
 	}
+	if a, b, ok := parley.DirectPeers(req.ConvID); ok && (a == parley.SystemUserID || b == parley.SystemUserID) && req.FromClient {
+		return nil, parley.Errorf(parley.EForbidden, "system conversations are read-only for clients")
+	}
 	convID, err := s.resolveConv(ctx, req.AppID, req.Sender, req.To, req.ConvID)
 	if err != nil {
 		return nil, err
-	}
-	if a, b, ok := parley.DirectPeers(convID); ok && (a == parley.SystemUserID || b == parley.SystemUserID) && req.FromClient {
-		return nil, parley.Errorf(parley.EForbidden, "system conversations are read-only for clients")
 	}
 	return &parley.Message{
 		AppID:       req.AppID,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/wire"
@@ -52,8 +53,8 @@ func (g *Gateway) ServeLPConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in wire.In
-	if json.Unmarshal(body, &in) != nil {
-		wire.WriteHTTPError(w, parley.Errorf(parley.EBadFrame, "body must be a JSON object"))
+	if !utf8.Valid(body) || json.Unmarshal(body, &in) != nil {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EBadFrame, "body must be a JSON object in UTF-8"))
 		return
 	}
 	in.Type = wire.TAuth
@@ -142,7 +143,12 @@ func (g *Gateway) ServeLPSend(w http.ResponseWriter, r *http.Request) {
 	}
 	c.sess.lastSeen.Store(g.cfg.Now().UnixNano())
 	replies := make(chan []byte, 1)
-	if !c.sess.handle(body, func(f []byte) { replies <- f }) {
+	answers, ok := c.sess.handleSafely(body, func(f []byte) { replies <- f })
+	if !ok {
+		wire.WriteHTTPError(w, parley.Errorf(parley.EInternal, "internal error"))
+		return
+	}
+	if !answers {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}

@@ -104,15 +104,15 @@ func (s *Session) drain() {
 		s.work[0] = nil
 		s.work = s.work[1:]
 		s.mu.Unlock()
-		if !s.handleSafely(f) {
+		if _, ok := s.handleSafely(f, s.write); !ok {
 			return
 		}
 	}
 }
 
-// handleSafely handles one frame; a panic (a bug) ends this session, not
-// the node. It reports whether the worker may go on.
-func (s *Session) handleSafely(f []byte) (ok bool) {
+// handleSafely is handle where a panic (a bug) ends this session, not the
+// node. ok is false after a panic.
+func (s *Session) handleSafely(f []byte, reply func([]byte)) (answers, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.g.log.Error("session handler panicked", "err", fmt.Errorf("panic: %v", v),
@@ -121,11 +121,10 @@ func (s *Session) handleSafely(f []byte) (ok bool) {
 			s.work, s.working = nil, false
 			s.mu.Unlock()
 			s.close(wire.CloseInternal, "internal error")
-			ok = false
+			answers, ok = false, false
 		}
 	}()
-	s.handle(f, s.write)
-	return true
+	return s.handle(f, reply), true
 }
 
 // Closed releases everything the session holds. It implements Handler and

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/auth"
@@ -72,6 +73,10 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) 
 }
 
 func decodeBytes(b []byte, v any) error {
+	// encoding/json would quietly replace invalid UTF-8 in strings.
+	if !utf8.Valid(b) {
+		return parley.Errorf(parley.EInvalid, "body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -88,7 +88,7 @@ func TestServerAPIValidates(t *testing.T) {
 			}
 		})
 	}
-	for _, body := range []string{`{"users":[{"id":"a"}]}}`, `{"users":[{"id":"a"}]} {}`, `{"users":[{"id":"a"}]}]`} {
+	for _, body := range []string{`{"users":[{"id":"a"}]}}`, `{"users":[{"id":"a"}]} {}`, `{"users":[{"id":"a"}]}]`, "{\"users\":[{\"id\":\"a\",\"name\":\"Z\xffd\"}]}"} {
 		req, _ := http.NewRequest("POST", n.URL()+"/v1/server/users", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+n.key)
 		res, err := http.DefaultClient.Do(req)
@@ -97,7 +97,7 @@ func TestServerAPIValidates(t *testing.T) {
 		}
 		res.Body.Close()
 		if res.StatusCode != 400 {
-			t.Errorf("trailing data %q: got %d, want 400", body, res.StatusCode)
+			t.Errorf("body %q: got %d, want 400", body, res.StatusCode)
 		}
 	}
 	big := map[string]any{"users": []map[string]string{{"id": "a", "name": strings.Repeat("n", 2<<20)}}}

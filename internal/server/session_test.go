@@ -276,6 +276,12 @@ func TestLongPoll(t *testing.T) {
 	if st, f := c.send(t, `not json`); st != 200 || errCode(f) != "bad_frame" {
 		t.Fatalf("bad frame: %d %v", st, f)
 	}
+	// A connect body that is not UTF-8 is refused.
+	if res, err := http.Post(n.URL()+"/v1/lp/connect", "application/json", bytes.NewReader([]byte("{\"token\":\"\xff\"}"))); err != nil || res.StatusCode != 400 {
+		t.Fatalf("non-UTF-8 connect: %v %v", err, res)
+	} else {
+		res.Body.Close()
+	}
 	// An unknown session is refused.
 	bad := &lp{base: c.base, sid: "nope"}
 	if st, _ := bad.poll(t, 0); st != 404 {
