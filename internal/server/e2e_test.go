@@ -208,12 +208,20 @@ func TestWebSocketTrustBoundaries(t *testing.T) {
 
 func TestSlowConsumerIsClosed(t *testing.T) {
 	n := startNode(t, "gws")
-	n.users(t, "alice", "bob")
+	n.users(t, "alice", "bob", "carol")
 	bob := dialWS(t, n)
 	bob.auth(t, n.token(t, "bob"), "b1")
-	// bob never acks: past the unacked bound the session is closed.
+	carol := dialWS(t, n)
+	carol.auth(t, n.token(t, "carol"), "c1")
+	// bob never acks: past the unacked bound the session is closed. carol,
+	// who acks, gets every message meanwhile: bob stalls nobody.
 	for i := 0; i < 1100; i++ {
 		n.api(t, "POST", "/v1/server/messages", map[string]any{"from": "alice", "to": "bob", "body": map[string]string{"text": fmt.Sprint(i)}}, nil)
+		if i%100 == 0 {
+			n.api(t, "POST", "/v1/server/messages", map[string]any{"from": "alice", "to": "carol", "body": map[string]string{"text": fmt.Sprint(i)}}, nil)
+			f := carol.until(t, "msg")
+			carol.send(t, fmt.Sprintf(`{"type":"ack","n":[%v]}`, f["n"]))
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
