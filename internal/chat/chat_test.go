@@ -40,7 +40,7 @@ func (p *pushes) count() int {
 
 // openStore opens a real SQLite store in a temp dir with app "app" and
 // the given users; the test closes it.
-func openStore(t *testing.T, users ...string) *sqlite.DB {
+func openStore(t testing.TB, users ...string) *sqlite.DB {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
