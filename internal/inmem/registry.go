@@ -27,10 +27,11 @@ type Registry struct {
 
 type shard struct {
 	mu sync.RWMutex
-	// users holds each user's connections by ConnID. A user with no
-	// connection left has no entry, so the map does not grow with every
-	// user ever seen.
-	users map[userKey]map[string]parley.ConnInfo
+	// users holds each user's connections. A user with no connection left
+	// has no entry, so the map does not grow with every user ever seen.
+	// A slice, not a map by ConnID: users have a handful of devices, and
+	// a map per user would cost over a kilobyte per connected user.
+	users map[userKey][]parley.ConnInfo
 }
 
 type userKey struct{ app, user string }
@@ -39,7 +40,7 @@ type userKey struct{ app, user string }
 func NewRegistry() *Registry {
 	r := &Registry{seed: maphash.MakeSeed()}
 	for i := range r.shards {
-		r.shards[i].users = make(map[userKey]map[string]parley.ConnInfo)
+		r.shards[i].users = make(map[userKey][]parley.ConnInfo)
 	}
 	return r
 }
@@ -60,11 +61,13 @@ func (r *Registry) Register(_ context.Context, c parley.ConnInfo) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	conns := s.users[k]
-	if conns == nil {
-		conns = make(map[string]parley.ConnInfo, 1)
-		s.users[k] = conns
+	for i := range conns {
+		if conns[i].ConnID == c.ConnID {
+			conns[i] = c
+			return nil
+		}
 	}
-	conns[c.ConnID] = c
+	s.users[k] = append(conns, c)
 	return nil
 }
 
@@ -75,11 +78,17 @@ func (r *Registry) Unregister(_ context.Context, appID, userID, connID string) e
 	s := &r.shards[r.shardIndex(k)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if conns := s.users[k]; conns != nil {
-		delete(conns, connID)
-		if len(conns) == 0 {
-			delete(s.users, k)
+	conns := s.users[k]
+	for i := range conns {
+		if conns[i].ConnID == connID {
+			conns = slices.Delete(conns, i, i+1)
+			break
 		}
+	}
+	if len(conns) == 0 {
+		delete(s.users, k)
+	} else {
+		s.users[k] = conns
 	}
 	return nil
 }
@@ -130,9 +139,6 @@ func (r *Registry) Locate(_ context.Context, appID string, userIDs []string) ([]
 
 // appendConns appends copies of a user's rows. The shard's lock must be
 // held.
-func appendConns(out []parley.ConnInfo, conns map[string]parley.ConnInfo) []parley.ConnInfo {
-	for _, c := range conns {
-		out = append(out, c)
-	}
-	return out
+func appendConns(out []parley.ConnInfo, conns []parley.ConnInfo) []parley.ConnInfo {
+	return append(out, conns...)
 }
