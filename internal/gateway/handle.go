@@ -106,6 +106,17 @@ func (g *Gateway) attach(ctx context.Context, s *Session, id Identity, device st
 		g.log.Error("register failed", "err", err, "conn_id", s.connID)
 		return err
 	}
+	// The connection may have ended while it was being attached: Closed
+	// then ran before add or Register and removed nothing. Undo both so
+	// that no dead session stays reachable. (Closed sets the state before
+	// it removes, so one of the two always cleans up.)
+	if s.state.Load() == stateClosed {
+		g.hub.remove(s)
+		if err := g.reg.Unregister(ctx, s.app, s.user, s.connID); err != nil {
+			g.log.Warn("unregister failed", "err", err, "conn_id", s.connID)
+		}
+		return parley.Errorf(parley.EUnavailable, "session closed")
+	}
 	return nil
 }
 
