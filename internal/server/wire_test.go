@@ -26,7 +26,7 @@ type node struct {
 	data string
 }
 
-func startNode(t *testing.T, transport string, tweak ...func(*server.Config)) *node {
+func startNode(t testing.TB, transport string, tweak ...func(*server.Config)) *node {
 	t.Helper()
 	data := t.TempDir()
 	cfg := server.Config{
@@ -54,7 +54,7 @@ func startNode(t *testing.T, transport string, tweak ...func(*server.Config)) *n
 
 // api calls the server API and decodes the answer into out (if not nil).
 // It returns the HTTP status.
-func (n *node) api(t *testing.T, method, path string, body, out any) int {
+func (n *node) api(t testing.TB, method, path string, body, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -74,7 +74,7 @@ func (n *node) api(t *testing.T, method, path string, body, out any) int {
 	return res.StatusCode
 }
 
-func (n *node) users(t *testing.T, ids ...string) {
+func (n *node) users(t testing.TB, ids ...string) {
 	t.Helper()
 	var users []map[string]string
 	for _, id := range ids {
@@ -85,7 +85,7 @@ func (n *node) users(t *testing.T, ids ...string) {
 	}
 }
 
-func (n *node) token(t *testing.T, user string) string {
+func (n *node) token(t testing.TB, user string) string {
 	t.Helper()
 	var out struct{ Token string }
 	if st := n.api(t, "POST", "/v1/server/tokens", map[string]any{"user": user}, &out); st != 200 {
