@@ -153,6 +153,13 @@ func serveNode(ctx context.Context, cfg config, stdout io.Writer) error {
 	sc.Logger = cfg.logger()
 	sc.Out = stdout
 	routeNbioLogs(sc.Logger)
+	if cfg.DebugAddr != "" {
+		stop, _, err := serveDebug(cfg.DebugAddr, sc.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	s, err := server.Start(ctx, sc)
 	if err != nil {
 		return err

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +78,22 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if _, code := runCmd(t, "no-such-command"); code == 0 {
 		t.Fatal("an unknown command must fail")
+	}
+}
+
+func TestDebugServerServesProfiles(t *testing.T) {
+	stop, addr, err := serveDebug("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	res, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), "heap profile") {
+		t.Fatalf("got %d %.80q, want a heap profile", res.StatusCode, b)
 	}
 }

@@ -32,6 +32,7 @@ type config struct {
 	MaxRetries    int           `koanf:"max_retries"`
 	LogLevel      string        `koanf:"log_level"`
 	LogFormat     string        `koanf:"log_format"`
+	DebugAddr     string        `koanf:"debug_addr"`
 }
 
 func defaultConfig() config {
@@ -57,6 +58,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("max-retries", d.MaxRetries, "resends before a device is told to resync")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.String("log-format", d.LogFormat, "text or json")
+	fs.String("debug-addr", "", "serve Go's pprof profiles on this address (off when empty; keep it on loopback)")
 }
 
 // loadConfig merges defaults, the file, the environment and the flags that
@@ -106,7 +108,7 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 // cannot enumerate, so the known keys are probed.
 func environ(getenv func(string) string) []string {
 	var out []string
-	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format"} {
+	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr"} {
 		name := "PARLEY_" + strings.ToUpper(key)
 		if v := getenv(name); v != "" {
 			out = append(out, name+"="+v)
