@@ -88,7 +88,10 @@ func TestParseAPIKeyMalformed(t *testing.T) {
 		{"no separator", "pk_shop" + secret},
 		{"other separator", "pk_shop-" + secret},
 		{"secret too short", "pk_shop_" + secret[1:]},
-		{"secret too long", "pk_shop_" + secret + "A"},
+		// One character too many, put before the secret: appending it
+		// would be ambiguous when the secret starts with '_' (the key of
+		// app "shop_" would be well formed).
+		{"secret too long", "pk_shop_A" + secret},
 		{"secret with padding", "pk_shop_" + secret[:len(secret)-1] + "="},
 		{"secret in std base64", "pk_shop_" + secret[:len(secret)-1] + "+"},
 		{"secret non-canonical", "pk_shop_" + nonCanonical},
