@@ -40,9 +40,7 @@ type Delivery struct {
 	AppID string `json:"app"`
 	// Users receive the delivery on every one of their connections on the
 	// node, except SkipConn.
-	Users []string `json:"users,omitempty"`
-	// Conns, when set, restricts delivery to these connection ids.
-	Conns    []string `json:"conns,omitempty"`
+	Users    []string `json:"users,omitempty"`
 	SkipConn string   `json:"skip,omitempty"`
 	Kind     string   `json:"kind"`
 	Payload  []byte   `json:"payload"`

@@ -60,13 +60,15 @@ func Decode(b []byte) (*In, error) {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, parley.Errorf(parley.EBadFrame, "frame is not a JSON object of the protocol")
 	}
-	if err := in.validate(); err != nil {
+	if err := in.Validate(); err != nil {
 		return &in, err
 	}
 	return &in, nil
 }
 
-func (in *In) validate() error {
+// Validate checks in's fields against the limits of its Type, as Decode
+// does. It may fill defaults (an empty send kind becomes text).
+func (in *In) Validate() error {
 	if len(in.ID) > MaxRequestIDLen {
 		return parley.Errorf(parley.EInvalid, "id longer than %d bytes", MaxRequestIDLen)
 	}

@@ -128,7 +128,7 @@ func (g *Gateway) Deliver(ds []parley.Delivery) {
 		d := &ds[i]
 		for _, u := range d.Users {
 			g.hub.each(d.AppID, u, func(s *Session) {
-				if s.connID != d.SkipConn && (len(d.Conns) == 0 || contains(d.Conns, s.connID)) {
+				if s.connID != d.SkipConn {
 					s.deliver(d)
 				}
 			})
@@ -182,13 +182,4 @@ func newID(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -58,9 +58,7 @@ func (g *Gateway) ServeLPConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.Type = wire.TAuth
-	raw, _ := json.Marshal(in)
-	parsed, err := wire.Decode(raw)
-	if err != nil {
+	if err := in.Validate(); err != nil {
 		wire.WriteHTTPError(w, err)
 		return
 	}
@@ -70,9 +68,9 @@ func (g *Gateway) ServeLPConnect(w http.ResponseWriter, r *http.Request) {
 	c.sess = s
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
-	id, err := g.auth.Authenticate(ctx, parsed.Token, parsed.Device)
+	id, err := g.auth.Authenticate(ctx, in.Token, in.Device)
 	if err == nil {
-		err = g.attach(ctx, s, id, parsed.Device, parley.Platform(parsed.Platform))
+		err = g.attach(ctx, s, id, in.Device, parley.Platform(in.Platform))
 	}
 	if err != nil {
 		s.Closed(err)

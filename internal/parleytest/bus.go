@@ -199,7 +199,6 @@ func testBusContent(t *testing.T, b parley.Bus) {
 	batch := []parley.Delivery{{
 		AppID:    "shop",
 		Users:    []string{"alice", "bob"},
-		Conns:    []string{"c1", "c2", "c3"},
 		SkipConn: "c0",
 		Kind:     "push",
 		Payload:  []byte{0, 1, 2, 0xff, '{', '"', '\n'},
