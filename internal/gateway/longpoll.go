@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"strconv"
 	"sync"
 
 	"github.com/parley-im/parley"
@@ -32,7 +31,11 @@ type lpFrame struct {
 }
 
 // Write appends a frame. It implements Conn.
-func (c *lpConn) Write(frame []byte) error {
+func (c *lpConn) Write(frame []byte) error { return c.WritePush(0, frame) }
+
+// WritePush appends push number n (0: not a push), so that a poll past it
+// acknowledges it.
+func (c *lpConn) WritePush(n uint64, frame []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -41,7 +44,7 @@ func (c *lpConn) Write(frame []byte) error {
 	if len(c.frames) >= c.max {
 		return ErrBacklog
 	}
-	c.frames = append(c.frames, lpFrame{n: pushNumber(frame), frame: frame})
+	c.frames = append(c.frames, lpFrame{n: n, frame: frame})
 	c.signal()
 	return nil
 }
@@ -127,20 +130,6 @@ func (c *lpConn) poll(ctx context.Context, after uint64) (frames [][]byte, next 
 			return nil, after, false, nil
 		}
 	}
-}
-
-// pushNumber returns n of a msg frame built by wire.Msg, 0 for others.
-func pushNumber(frame []byte) uint64 {
-	const prefix = `{"type":"msg","n":`
-	if len(frame) <= len(prefix) || string(frame[:len(prefix)]) != prefix {
-		return 0
-	}
-	end := len(prefix)
-	for end < len(frame) && frame[end] >= '0' && frame[end] <= '9' {
-		end++
-	}
-	n, _ := strconv.ParseUint(string(frame[len(prefix):end]), 10, 64)
-	return n
 }
 
 // lpTable finds long-poll sessions by their session id.

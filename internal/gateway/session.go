@@ -168,6 +168,21 @@ func (s *Session) send(frame []byte) bool {
 	return !errors.Is(s.out.Write(frame), ErrBacklog)
 }
 
+// pushWriter is implemented by outlets that acknowledge pushes themselves
+// (long-poll: polling past a push acknowledges it) and so need its n.
+type pushWriter interface {
+	WritePush(n uint64, frame []byte) error
+}
+
+// sendPush is send for push number n of a message.
+func (s *Session) sendPush(n uint64, msg []byte) bool {
+	frame := wire.Msg(n, msg)
+	if pw, ok := s.out.(pushWriter); ok {
+		return !errors.Is(pw.WritePush(n, frame), ErrBacklog)
+	}
+	return s.send(frame)
+}
+
 func (s *Session) closeSlow() {
 	s.close(wire.CloseSlowConsumer, "slow consumer: send backlog over its bound")
 }
@@ -194,7 +209,7 @@ func (s *Session) deliver(d *parley.Delivery) {
 		n := s.nextN
 		s.unacked[n] = &inflight{payload: d.Payload, tries: 1, due: now + int64(s.g.cfg.RetryInterval)}
 		// Written under the lock so that pushes leave in n order.
-		ok := s.send(wire.Msg(n, d.Payload))
+		ok := s.sendPush(n, d.Payload)
 		s.mu.Unlock()
 		if !ok {
 			s.closeSlow()

@@ -64,7 +64,7 @@ func (s *Session) sweep(now int64) {
 			p := s.unacked[n]
 			p.tries++
 			p.due = now + int64(cfg.RetryInterval)
-			ok = s.send(wire.Msg(n, p.payload)) && ok
+			ok = s.sendPush(n, p.payload) && ok
 		}
 	}
 	if resync {
