@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 
@@ -131,5 +133,41 @@ func TestOfflineRecipientGetsEverything(t *testing.T) {
 	// The recorder checked seq 1..n in order; n delivered, so none extra.
 	if len(got) != n {
 		t.Fatalf("got %d messages, want %d", len(got), n)
+	}
+}
+
+// TestDialContextChoosesSourceAddress: Options.DialContext opens the
+// connections of both transports, so a client can pick its source address
+// (the benchmark spreads connections over 127.0.0.2...).
+func TestDialContextChoosesSourceAddress(t *testing.T) {
+	e := newEnv(t, "gws")
+	e.users("alice", "bob")
+	var mu sync.Mutex
+	var locals []string
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			mu.Lock()
+			locals = append(locals, c.LocalAddr().(*net.TCPAddr).IP.String())
+			mu.Unlock()
+		}
+		return c, err
+	}
+	alice, ra := e.dial("alice", "phone", func(o *client.Options) { o.DialContext = dial })
+	bob, rb := e.dial("bob", "browser", func(o *client.Options) {
+		o.DialContext = dial
+		o.Transport = client.TransportLongPoll
+	})
+	chatBothWays(t, e, alice, bob, ra, rb, 3)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(locals) < 2 {
+		t.Fatalf("DialContext opened %d connections, want at least 2 (one per transport)", len(locals))
+	}
+	for _, ip := range locals {
+		if ip != "127.0.0.2" {
+			t.Fatalf("a connection came from %s, want 127.0.0.2", ip)
+		}
 	}
 }

@@ -105,7 +105,11 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c := &Client{opts: opts, log: opts.Logger, http: opts.HTTPClient, wsURL: wsURL(opts.URL), q: newQueue(), changed: make(chan struct{})}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if opts.DialContext != nil {
+			tr.DialContext = opts.DialContext
+		}
+		c.http = &http.Client{Transport: tr}
 		c.owned = true
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,6 +76,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives the client's logs. Default: discard.
 	Logger *slog.Logger
+	// DialContext, if set, opens the TCP connection of each WebSocket and,
+	// when HTTPClient is not set, of the Client's own HTTP client (e.g. to
+	// choose the source address). Default: a net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// hooks let tests interfere with frames; see export_test.go.
 	hooks *hooks

@@ -75,8 +75,11 @@ func (c *Client) dialWS(ctx context.Context) (*conn, error) {
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), map[string]string{"ws": "80", "wss": "443"}[u.Scheme])
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", host)
+	dial := c.opts.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", host)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", host, err)
 	}
