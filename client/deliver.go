@@ -15,6 +15,15 @@ import (
 // requestTimeout bounds each request the deliverer makes (sync, pull).
 const requestTimeout = 15 * time.Second
 
+// Pushes are acknowledged in batches: once ackBatch are pending, or
+// ackDelay after the first of them. An ack frame per push would double
+// the frames a busy client writes; the server retransmits only after its
+// retry interval (18 s by default), so a short delay costs nothing.
+const (
+	ackBatch = 64
+	ackDelay = 50 * time.Millisecond
+)
+
 // deliverer turns pushes, sends and syncs into the ordered, gapless,
 // duplicate-free stream OnMessage sees, and runs every callback. All its
 // fields but reads are owned by its goroutine (run).
@@ -24,6 +33,7 @@ type deliverer struct {
 	ver     uint64             // sync version everything up to is delivered
 	dirty   bool               // a resync is owed
 	acks    map[*conn][]uint64 // push numbers to acknowledge, per conn
+	nacks   int                // push numbers in acks
 	attempt int                // failed resyncs in a row
 	reads   readCursors
 	synced  atomic.Int64 // resyncs completed, for tests
@@ -41,7 +51,7 @@ func (d *deliverer) init(c *Client) {
 func (d *deliverer) run() {
 	c := d.c
 	defer c.wg.Done()
-	var retry <-chan time.Time
+	var retry, ackDue <-chan time.Time
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -50,6 +60,9 @@ func (d *deliverer) run() {
 		case <-c.q.wake:
 		case <-retry:
 			retry = nil
+		case <-ackDue:
+			ackDue = nil
+			d.flushAcks()
 		}
 		for _, e := range c.q.take() {
 			if c.ctx.Err() != nil {
@@ -57,7 +70,13 @@ func (d *deliverer) run() {
 			}
 			d.handle(e)
 		}
-		d.flushAcks()
+		switch {
+		case d.nacks >= ackBatch || d.dirty:
+			d.flushAcks()
+			ackDue = nil
+		case d.nacks > 0 && ackDue == nil:
+			ackDue = time.After(ackDelay)
+		}
 		if !d.dirty || retry != nil || c.ctx.Err() != nil || c.current() == nil {
 			continue
 		}
@@ -87,6 +106,7 @@ func (d *deliverer) handle(e event) {
 	case evPush:
 		if e.conn.tr.needsAcks() {
 			d.acks[e.conn] = append(d.acks[e.conn], e.n)
+			d.nacks++
 		}
 		d.message(e.msg)
 	case evSent:
@@ -228,6 +248,7 @@ func (d *deliverer) deliver(m parley.Message) {
 // flushAcks acknowledges the pushes handled so far, on the conns that
 // carried them (push numbers mean nothing on another conn).
 func (d *deliverer) flushAcks() {
+	d.nacks = 0
 	for cn, ns := range d.acks {
 		delete(d.acks, cn)
 		if cn.isDead() {

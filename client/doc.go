@@ -9,7 +9,7 @@
 // once per message, in sequence order, without gaps: message seq n is
 // delivered only after seq n-1. This includes messages the user sent, from
 // this client or from another device. Pushes are acknowledged to the server
-// once handled; a push that arrives ahead of a gap makes the client pull
+// once handled, in batches (at most 50 ms late); a push that arrives ahead of a gap makes the client pull
 // the gap first; after every (re)connection and on the server's resync
 // frame the client runs sync (the server's source of truth) and pulls what
 // it misses. A client starts with no state, so its first sync delivers
