@@ -153,16 +153,19 @@ func serveNode(ctx context.Context, cfg config, stdout io.Writer) error {
 	sc.Logger = cfg.logger()
 	sc.Out = stdout
 	routeNbioLogs(sc.Logger)
-	if cfg.DebugAddr != "" {
-		stop, _, err := serveDebug(cfg.DebugAddr, sc.Logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	s, err := server.Start(ctx, sc)
 	if err != nil {
 		return err
+	}
+	if cfg.DebugAddr != "" {
+		// Started after the node, whose metrics it serves, and stopped
+		// after it (deferred), so that the drain can be watched.
+		stop, _, err := serveDebug(cfg.DebugAddr, s.MetricsHandler(), sc.Logger)
+		if err != nil {
+			_ = closeNode(s)
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		defer stop()
 	}
 	fmt.Fprintf(stdout, "Parley %s serving on %s (data in %s)\n", server.Version, s.URL(), cfg.Data)
 	var serveErr error
@@ -170,11 +173,16 @@ func serveNode(ctx context.Context, cfg config, stdout io.Writer) error {
 	case <-ctx.Done():
 	case serveErr = <-s.Err():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := s.Close(shutdownCtx); err != nil && serveErr == nil {
+	if err := closeNode(s); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	sc.Logger.Info("parley stopped", "err", serveErr)
 	return serveErr
+}
+
+// closeNode drains a node, giving it 15 s.
+func closeNode(s *server.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return s.Close(ctx)
 }

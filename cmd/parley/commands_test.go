@@ -81,19 +81,31 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
-func TestDebugServerServesProfiles(t *testing.T) {
-	stop, addr, err := serveDebug("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+func TestDebugServerServesProfilesAndMetrics(t *testing.T) {
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "metrics here") })
+	stop, addr, err := serveDebug("127.0.0.1:0", metrics, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	res, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(b), "heap profile") {
-		t.Fatalf("got %d %.80q, want a heap profile", res.StatusCode, b)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		{"GET", "/debug/pprof/heap?debug=1", 200, "heap profile"},
+		{"GET", "/metrics", 200, "metrics here"},
+		{"POST", "/metrics", http.StatusMethodNotAllowed, ""},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+addr+c.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.status || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s %s: got %d %.80q, want %d containing %q", c.method, c.path, res.StatusCode, b, c.status, c.want)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("max-retries", d.MaxRetries, "resends before a device is told to resync")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.String("log-format", d.LogFormat, "text or json")
-	fs.String("debug-addr", "", "serve Go's pprof profiles on this address (off when empty; keep it on loopback)")
+	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
 // loadConfig merges defaults, the file, the environment and the flags that

@@ -9,16 +9,18 @@ import (
 	"time"
 )
 
-// serveDebug serves Go's pprof endpoints (/debug/pprof/...) on addr, apart
-// from the public listener, until stop is called. It is off unless
-// --debug-addr is set; profiles reveal internals, so keep it on loopback.
-// It returns the address it listens on.
-func serveDebug(addr string, log *slog.Logger) (stop func(), bound string, err error) {
+// serveDebug serves Go's pprof endpoints (/debug/pprof/...) and, at GET
+// /metrics, the node's Prometheus metrics (the metrics handler) on addr,
+// apart from the public listener, until stop is called. It is off unless
+// --debug-addr is set; profiles and metrics reveal internals, so keep it
+// on loopback. It returns the address it listens on.
+func serveDebug(addr string, metrics http.Handler, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -32,7 +34,7 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), bound string, err e
 			log.Warn("debug server stopped", "err", err)
 		}
 	}()
-	log.Info("pprof serving", "addr", ln.Addr().String())
+	log.Info("debug serving", "addr", ln.Addr().String(), "paths", "/debug/pprof/ /metrics")
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,11 +71,7 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "parley")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	data := t.TempDir()
 	p := startBinary(t, bin, data, "127.0.0.1:0")
 	key := strings.TrimSpace(readFile(t, filepath.Join(data, "demo-app.key")))
@@ -149,6 +146,49 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 	}
 }
 
+// TestDebugAddrServesMetrics runs the binary with --debug-addr, stores a
+// message, and scrapes the debug listener's /metrics.
+func TestDebugAddrServesMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	data := t.TempDir()
+	p := startBinary(t, buildBinary(t), data, "127.0.0.1:0", "--debug-addr", "127.0.0.1:0", "--log-level", "info")
+	key := strings.TrimSpace(readFile(t, filepath.Join(data, "demo-app.key")))
+	call(t, p.url, key, "/v1/server/users", `{"users":[{"id":"alice"},{"id":"bob"}]}`, nil)
+	call(t, p.url, key, "/v1/server/messages", `{"from":"alice","to":"bob","cmid":"m1","body":{"text":"hi"}}`, nil)
+	res, err := http.Get("http://" + p.debug + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: got %d %q, want 200 in the text format", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	for _, line := range []string{"parley_messages_stored_total 1", `parley_sessions{transport="ws"} 0`, "go_goroutines ", "process_resident_memory_bytes "} {
+		if !strings.Contains(string(b), "\n"+line) {
+			t.Errorf("/metrics has no line starting %q", line)
+		}
+	}
+	if res, err := http.Get(p.url + "/metrics"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("the public listener must not serve /metrics: got %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+}
+
+// buildBinary builds the parley command into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "parley")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // receiver is bob on one device, checking that messages arrive once each,
 // in seq order.
 type receiver struct {
@@ -204,15 +244,21 @@ func (r *receiver) waitFor(t *testing.T, n int) {
 }
 
 type proc struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	debug string // the debug listener's address, when --debug-addr is among the flags
 }
 
-func startBinary(t *testing.T, bin, data, addr string) *proc {
+// startBinary runs `bin serve` on addr with data dir data and the extra
+// flags (after the defaults, so they win), and returns once the node
+// serves and, with --debug-addr, once the debug listener does. The
+// process's log goes to the test's stderr.
+func startBinary(t *testing.T, bin, data, addr string, extra ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data, "--log-level", "warn")
+	args := append([]string{"serve", "--addr", addr, "--data", data, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
+	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -220,22 +266,42 @@ func startBinary(t *testing.T, bin, data, addr string) *proc {
 		_ = cmd.Process.Kill()
 		_, _ = cmd.Process.Wait()
 	})
-	re := regexp.MustCompile(`serving on (http://\S+)`)
+	served := watchLines(stdout, io.Discard, regexp.MustCompile(`serving on (http://\S+)`))
+	debugging := watchLines(stderr, os.Stderr, regexp.MustCompile(`msg="debug serving" addr=(\S+)`))
+	p := &proc{cmd: cmd, url: awaitLine(t, served, "the server did not start")}
+	if slices.Contains(extra, "--debug-addr") {
+		p.debug = awaitLine(t, debugging, "the debug listener did not start")
+	}
+	return p
+}
+
+// watchLines copies r's lines to w until r ends and delivers the first
+// submatch of the first line that re matches.
+func watchLines(r io.Reader, w io.Writer, re *regexp.Regexp) <-chan string {
 	found := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
+			fmt.Fprintln(w, sc.Text())
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				select {
+				case found <- m[1]:
+				default:
+				}
 			}
 		}
 	}()
+	return found
+}
+
+func awaitLine(t *testing.T, found <-chan string, failure string) string {
+	t.Helper()
 	select {
-	case u := <-found:
-		return &proc{cmd: cmd, url: u}
+	case s := <-found:
+		return s
 	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start within 20s")
-		return nil
+		t.Fatal(failure + " within 20s")
+		return ""
 	}
 }
 

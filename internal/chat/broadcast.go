@@ -131,6 +131,7 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 		}
 		ds = append(ds, parley.Delivery{AppID: req.AppID, Users: []string{convs[i].Members[1]}, Kind: DeliverMsg, Payload: payload})
 	}
+	s.m.broadcasted(n)
 	if err := s.push.Push(ctx, ds); err != nil {
 		s.log.Warn("broadcast push failed", "err", err, "app_id", req.AppID)
 	}

@@ -58,6 +58,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics, from NewMetrics. nil counts nothing.
+	Metrics *Metrics
 }
 
 func (c *Config) defaults() {
@@ -81,6 +83,7 @@ type Service struct {
 	store Store
 	push  Pusher
 	log   *slog.Logger
+	m     *Metrics
 
 	queue chan *pending
 	stop  chan struct{}
@@ -98,6 +101,7 @@ func New(store Store, push Pusher, cfg Config) *Service {
 		store: store,
 		push:  push,
 		log:   cfg.Logger,
+		m:     cfg.Metrics,
 		queue: make(chan *pending, cfg.QueueLen),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/parley-im/parley"
 )
@@ -58,7 +59,7 @@ func (s *Service) commit(batch []*pending) {
 		if v := recover(); v != nil {
 			s.log.Error("commit panicked", "err", fmt.Errorf("panic: %v", v), "stack", string(debug.Stack()))
 			for _, p := range batch[answered:] {
-				p.done(SendResult{Err: parley.Errorf(parley.EInternal, "internal error")})
+				s.answer(p.done, SendResult{Err: parley.Errorf(parley.EInternal, "internal error")})
 			}
 		}
 	}()
@@ -69,12 +70,14 @@ func (s *Service) commit(batch []*pending) {
 		msgs[i] = p.msg
 		convs[i] = p.msg.ConvID
 	}
+	start := time.Now()
 	results, err := s.store.Append(ctx, msgs)
+	s.m.committed(len(batch), time.Since(start))
 	if err != nil {
 		s.log.Error("append failed", "err", err, "batch", len(batch))
 		for i, p := range batch {
 			answered = i + 1
-			p.done(SendResult{Err: err})
+			s.answer(p.done, SendResult{Err: err})
 		}
 		return
 	}
@@ -104,10 +107,10 @@ func (s *Service) commit(batch []*pending) {
 		if r.Dup && p.msg.ConvID != convs[i] {
 			// The client reused a message id for another conversation:
 			// a client bug that must not pass as a successful retry.
-			p.done(SendResult{Err: parley.Errorf(parley.EConflict, "client message id %q was already used in another conversation", p.msg.ClientMsgID)})
+			s.answer(p.done, SendResult{Err: parley.Errorf(parley.EConflict, "client message id %q was already used in another conversation", p.msg.ClientMsgID)})
 			continue
 		}
-		p.done(SendResult{Msg: p.msg, Dup: r.Dup, Err: r.Err})
+		s.answer(p.done, SendResult{Msg: p.msg, Dup: r.Dup, Err: r.Err})
 	}
 }
 

@@ -63,7 +63,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) SendResult {
 func (s *Service) SendAsync(ctx context.Context, req SendRequest, done func(SendResult)) {
 	msg, err := s.prepare(ctx, &req)
 	if err != nil {
-		done(SendResult{Err: err})
+		s.answer(done, SendResult{Err: err})
 		return
 	}
 	s.enqueue(&pending{msg: msg, skip: req.SkipConn, done: done})
@@ -72,15 +72,22 @@ func (s *Service) SendAsync(ctx context.Context, req SendRequest, done func(Send
 func (s *Service) enqueue(p *pending) {
 	select {
 	case <-s.stop:
-		p.done(SendResult{Err: parley.Errorf(parley.EUnavailable, "server is shutting down")})
+		s.answer(p.done, SendResult{Err: parley.Errorf(parley.EUnavailable, "server is shutting down")})
 		return
 	default:
 	}
 	select {
 	case s.queue <- p:
 	default:
-		p.done(SendResult{Err: parley.Errorf(parley.EUnavailable, "server overloaded; retry")})
+		s.answer(p.done, SendResult{Err: parley.Errorf(parley.EUnavailable, "server overloaded; retry")})
 	}
+}
+
+// answer gives a send its result, counting it in the metrics. Every
+// result a send's done receives goes through here.
+func (s *Service) answer(done func(SendResult), r SendResult) {
+	s.m.answered(r)
+	done(r)
 }
 
 // prepare validates a request, resolves its conversation and checks that

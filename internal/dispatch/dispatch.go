@@ -26,11 +26,12 @@ type Dispatcher struct {
 	bus   parley.Bus
 	local Local
 	log   *slog.Logger
+	m     *Metrics
 }
 
-// New returns a Dispatcher for node.
-func New(node string, reg parley.Registry, bus parley.Bus, local Local, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{node: node, reg: reg, bus: bus, local: local, log: log}
+// New returns a Dispatcher for node. m may be nil: no metrics.
+func New(node string, reg parley.Registry, bus parley.Bus, local Local, log *slog.Logger, m *Metrics) *Dispatcher {
+	return &Dispatcher{node: node, reg: reg, bus: bus, local: local, log: log, m: m}
 }
 
 // Push routes each delivery to the nodes where its users have connections.
@@ -45,6 +46,7 @@ func (d *Dispatcher) Push(ctx context.Context, ds []parley.Delivery) error {
 	for node, batch := range perNode {
 		if node == d.node {
 			d.local.Deliver(batch)
+			d.m.handed(true, batch)
 			continue
 		}
 		if err := d.bus.Send(ctx, node, batch); err != nil {
@@ -52,7 +54,9 @@ func (d *Dispatcher) Push(ctx context.Context, ds []parley.Delivery) error {
 			if first == nil {
 				first = err
 			}
+			continue
 		}
+		d.m.handed(false, batch)
 	}
 	return first
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/parley-im/parley"
@@ -71,7 +72,11 @@ func TestPushRoutesOneBatchPerNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m, err := dispatch.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	err = d.Push(ctx, []parley.Delivery{
 		{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m1")},
 		{AppID: "app", Users: []string{"cat", "dan"}, Kind: "msg", Payload: []byte("m2")}, // dan is offline
@@ -96,6 +101,9 @@ func TestPushRoutesOneBatchPerNode(t *testing.T) {
 	if !slices.Equal(gotRemote["m1"], []string{"ben"}) || !slices.Equal(gotRemote["m2"], []string{"cat"}) {
 		t.Errorf("remote deliveries: got %v", gotRemote)
 	}
+	if l, r, b := m.Counts(); l != 2 || r != 2 || b != 2 {
+		t.Errorf("metrics: got %v local, %v remote pushes in %v batches, want 2, 2 in 2", l, r, b)
+	}
 }
 
 func TestPushToNodeNotListeningReportsError(t *testing.T) {
@@ -106,12 +114,29 @@ func TestPushToNodeNotListeningReportsError(t *testing.T) {
 	_ = reg.Register(ctx, parley.ConnInfo{AppID: "app", UserID: "ann", ConnID: "1", Node: "gone"})
 	_ = reg.Register(ctx, parley.ConnInfo{AppID: "app", UserID: "ben", ConnID: "2", Node: "a"})
 	var local recorder
-	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	err := d.Push(ctx, []parley.Delivery{{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m")}})
+	m, err := dispatch.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	err = d.Push(ctx, []parley.Delivery{{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m")}})
 	if parley.ErrorCode(err) != parley.EUnavailable {
 		t.Fatalf("got %v, want unavailable", err)
 	}
 	if len(local.get()) != 1 {
 		t.Fatal("the local node must still get its deliveries")
+	}
+	if l, r, b := m.Counts(); l != 1 || r != 0 || b != 1 {
+		t.Errorf("metrics: got %v local, %v remote pushes in %v batches, want 1, 0 (the failed send) in 1", l, r, b)
+	}
+}
+
+func TestNewMetricsRefusesARegistryTwice(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := dispatch.NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dispatch.NewMetrics(reg); err == nil {
+		t.Fatal("got no error registering the metrics twice")
 	}
 }

@@ -51,6 +51,7 @@ type Config struct {
 	RequestTimeout    time.Duration // bound on one request's work (10s)
 	Now               func() time.Time
 	Logger            *slog.Logger
+	Metrics           *Metrics // from NewMetrics; nil counts nothing
 }
 
 func (c *Config) defaults() {
@@ -98,6 +99,7 @@ type Gateway struct {
 	chat Chat
 	reg  parley.Registry
 	log  *slog.Logger
+	m    *Metrics
 
 	hub hub
 	lp  lpTable
@@ -112,7 +114,7 @@ type Gateway struct {
 func New(cfg Config, ws Upgrader, auth Authenticator, c Chat, reg parley.Registry) *Gateway {
 	cfg.defaults()
 	g := &Gateway{
-		cfg: cfg, ws: ws, auth: auth, chat: c, reg: reg, log: cfg.Logger,
+		cfg: cfg, ws: ws, auth: auth, chat: c, reg: reg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	g.hub.init()

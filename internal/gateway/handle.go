@@ -18,11 +18,12 @@ func (s *Session) handle(data []byte, reply func([]byte)) bool {
 		return true
 	}
 	in, err := wire.Decode(data)
+	id, typ := "", ""
+	if in != nil {
+		id, typ = in.ID, in.Type
+	}
+	s.g.m.frameIn(typ)
 	if err != nil {
-		id := ""
-		if in != nil {
-			id = in.ID
-		}
 		if s.state.Load() == stateNew {
 			// Nothing but a valid auth frame opens a session.
 			reply(wire.Err(id, err))
@@ -95,6 +96,7 @@ func (g *Gateway) attach(ctx context.Context, s *Session, id Identity, device st
 	if !s.state.CompareAndSwap(stateNew, stateAuthed) {
 		return parley.Errorf(parley.EUnavailable, "session closed")
 	}
+	g.m.authed(s.tr)
 	if old := g.hub.add(s); old != nil {
 		old.close(wire.CloseReplaced, "replaced by a newer connection of the same device")
 	}

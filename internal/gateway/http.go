@@ -23,7 +23,7 @@ func (g *Gateway) ServeWS(w http.ResponseWriter, r *http.Request) {
 		wire.WriteHTTPError(w, parley.Errorf(parley.EUnavailable, "server is shutting down"))
 		return
 	}
-	_ = g.ws.Upgrade(w, r, func(c Conn) Handler { return g.newSession(c, c.RemoteIP()) })
+	_ = g.ws.Upgrade(w, r, func(c Conn) Handler { return g.newSession(c, c.RemoteIP(), transportWS) })
 }
 
 // LPConnectRes answers a long-poll connect: the session id to poll and
@@ -64,7 +64,7 @@ func (g *Gateway) ServeLPConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientIP(r)
 	c := &lpConn{sid: newID(16), max: g.cfg.LongPollMaxFrames, wake: make(chan struct{}), first: 1}
-	s := g.newSession(c, ip)
+	s := g.newSession(c, ip, transportLongPoll)
 	c.sess = s
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()

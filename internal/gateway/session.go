@@ -37,6 +37,7 @@ type Session struct {
 	out    Conn
 	connID string
 	ip     string
+	tr     transport
 	slot   uint64 // position in the hub's set of open sessions
 
 	// Set once by auth before state becomes stateAuthed; read-only after.
@@ -44,6 +45,7 @@ type Session struct {
 	platform          parley.Platform
 
 	state    atomic.Int32
+	closing  atomic.Bool  // close was called: the close is counted once
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame received
 	born     int64        // unix nanoseconds
 
@@ -62,11 +64,12 @@ type inflight struct {
 	due     int64 // unix nanoseconds when it is sent again
 }
 
-func (g *Gateway) newSession(out Conn, ip string) *Session {
+func (g *Gateway) newSession(out Conn, ip string, tr transport) *Session {
 	now := g.cfg.Now().UnixNano()
-	s := &Session{g: g, out: out, connID: newID(9), ip: ip, born: now}
+	s := &Session{g: g, out: out, connID: newID(9), ip: ip, tr: tr, born: now}
 	s.lastSeen.Store(now)
 	g.hub.track(s)
+	g.m.connected(tr)
 	return s
 }
 
@@ -136,6 +139,7 @@ func (s *Session) Closed(err error) {
 	}
 	s.g.hub.untrack(s)
 	if prev == stateAuthed {
+		s.g.m.ended(s.tr)
 		s.g.hub.remove(s)
 		ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.RequestTimeout)
 		if err := s.g.reg.Unregister(ctx, s.app, s.user, s.connID); err != nil {
@@ -149,8 +153,13 @@ func (s *Session) Closed(err error) {
 	s.mu.Unlock()
 }
 
-// close ends the session with a close code; Closed follows.
+// close ends the session with a close code; Closed follows. Only the
+// first close of an open session is counted: the outlet ignores the
+// others.
 func (s *Session) close(code int, reason string) {
+	if s.state.Load() != stateClosed && s.closing.CompareAndSwap(false, true) {
+		s.g.m.closed(code)
+	}
 	s.out.Close(code, reason)
 }
 
@@ -213,7 +222,9 @@ func (s *Session) deliver(d *parley.Delivery) {
 		s.mu.Unlock()
 		if !ok {
 			s.closeSlow()
+			return
 		}
+		s.g.m.pushWritten()
 	case chat.DeliverRead:
 		if f := wire.ReadRaw(d.Payload); f != nil {
 			s.write(f)

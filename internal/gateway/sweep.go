@@ -66,6 +66,7 @@ func (s *Session) sweep(now int64) {
 			p.due = now + int64(cfg.RetryInterval)
 			ok = s.sendPush(n, p.payload) && ok
 		}
+		s.g.m.retransmitted(len(due))
 	}
 	if resync {
 		// The device missed pushes despite every retry: drop them all and

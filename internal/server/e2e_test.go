@@ -231,6 +231,7 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 			if ce.Code != wire.CloseSlowConsumer {
 				t.Fatalf("got close %d, want %d", ce.Code, wire.CloseSlowConsumer)
 			}
+			n.waitMetrics(t, nil, map[string]float64{`parley_closes_total{code="4102"}`: 1})
 			return
 		case <-bob.frames:
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 // Package server assembles one Parley node from its configuration: the
 // store, registry and bus adapters, the chat service, the dispatcher, the
-// gateway with its WebSocket transport, and the HTTP server. It is the one
+// gateway with its WebSocket transport, the HTTP server, and the node's
+// own Prometheus registry, which MetricsHandler serves. It is the one
 // place (with cmd/parley, which only reads configuration) that knows every
 // adapter; tests use it to run real nodes on loopback ports.
 package server
@@ -121,19 +122,20 @@ func DBPath(dataDir string) string { return filepath.Join(dataDir, "parley.db") 
 
 // Server is a running node.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	store *sqlite.DB
-	reg   *inmem.Registry
-	bus   *inmem.Bus
-	chat  *chat.Service
-	gw    *gateway.Gateway
-	ws    gateway.Upgrader
-	stopB func()
-	http  *http.Server
-	ln    net.Listener
-	errc  chan error
-	once  sync.Once
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlite.DB
+	reg     *inmem.Registry
+	bus     *inmem.Bus
+	chat    *chat.Service
+	gw      *gateway.Gateway
+	ws      gateway.Upgrader
+	metrics nodeMetrics
+	stopB   func()
+	http    *http.Server
+	ln      net.Listener
+	errc    chan error
+	once    sync.Once
 }
 
 // Start opens the node's storage, runs migrations, creates the demo app on
@@ -146,7 +148,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, errc: make(chan error, 1)}
+	metrics, err := newNodeMetrics(cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics, errc: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -173,12 +179,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	var disp *dispatch.Dispatcher
 	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
-	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger})
+	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat})
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
 		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
+		Metrics: metrics.gw,
 	}, s.ws, &tokenAuth{store: s.store, now: cfg.Now}, s.chat, s.reg)
-	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger)
+	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}

@@ -63,6 +63,7 @@ func TestUnackedPushIsRetriedThenResync(t *testing.T) {
 			}
 		case <-time.After(time.Second):
 		}
+		n.waitMetrics(t, nil, map[string]float64{"parley_pushes_written_total": 2, "parley_retransmits_total": 2})
 	})
 }
 
@@ -178,6 +179,10 @@ func TestBroadcastToAllStoresForOfflineUsers(t *testing.T) {
 	if n.api(t, "POST", "/v1/server/broadcast", map[string]any{"users": []string{"u0001", "ghost", "u0001"}, "kind": "custom", "body": map[string]int{"x": 1}}, &out); out.Stored != 1 {
 		t.Fatalf("listed broadcast stored %d, want 1", out.Stored)
 	}
+	n.waitMetrics(t, nil, map[string]float64{
+		"parley_broadcast_messages_total": float64(len(ids)) + 1,
+		"parley_messages_stored_total":    0, // broadcasts are counted apart
+	})
 }
 
 // lp is a raw long-poll client.
