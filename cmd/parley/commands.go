@@ -126,7 +126,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		Args:  cobra.NoArgs,
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, "parley", server.Version) },
 	}
-	root.AddCommand(serve, migrate, app, token, version)
+	root.AddCommand(serve, migrate, app, token, version, newBenchCmd(ctx, stdout, stderr))
 	return root
 }
 
