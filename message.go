@@ -1,27 +1,103 @@
 package parley
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 // Kind is the kind of a message body.
 type Kind string
 
-// Message kinds. Text bodies are {"text": "..."}; custom bodies are any JSON
-// object the business line defines; system messages are written by Parley
-// or by a business backend, never by a client.
+// Message kinds. Each kind's body is a JSON object with the schema below
+// (docs/protocol.md has the same in prose); ValidateBody enforces it.
+//
+//   - text: {"text": "..."}; other members are kept as they are.
+//   - image, file, audio, video: a MediaBody referencing a file stored
+//     through the files API (POST /v1/files); unknown members are refused.
+//   - location: a LocationBody; unknown members are refused.
+//   - custom: any JSON object the business line defines.
+//   - system: any JSON object, written by Parley or by a business backend,
+//     never by a client.
 const (
-	KindText   Kind = "text"
-	KindCustom Kind = "custom"
-	KindSystem Kind = "system"
+	KindText     Kind = "text"
+	KindImage    Kind = "image"
+	KindFile     Kind = "file"
+	KindAudio    Kind = "audio"
+	KindVideo    Kind = "video"
+	KindLocation Kind = "location"
+	KindCustom   Kind = "custom"
+	KindSystem   Kind = "system"
 )
 
 // Limits on message bodies.
 const (
-	MaxTextLen = 8 * 1024  // bytes of UTF-8 in a text body's "text"
-	MaxBodyLen = 16 * 1024 // bytes of a body's JSON encoding
+	MaxTextLen        = 8 * 1024             // bytes of UTF-8 in a text body's "text" and a media body's "caption"
+	MaxBodyLen        = 16 * 1024            // bytes of a body's JSON encoding
+	MaxFileNameLen    = 255                  // bytes of UTF-8 in a file name
+	MaxMIMELen        = 127                  // bytes of a media type
+	MaxFileSizeField  = 1 << 40              // largest "size" a media body may declare (1 TiB)
+	MaxMediaDimension = 100_000              // largest "width" or "height", in pixels
+	MaxMediaDuration  = 7 * 24 * 3600 * 1000 // largest "duration", in milliseconds (7 days)
+	MaxPlaceNameLen   = 256                  // bytes of a location's "name"
+	MaxAddressLen     = 1024                 // bytes of a location's "address"
 )
+
+// FileIDLen is the length of a file id: 128 random bits in lower-case
+// base32 (RFC 4648 alphabet, no padding).
+const FileIDLen = 26
+
+// ValidFileID reports whether s is a well-formed file id: FileIDLen
+// characters of [a-z2-7] whose last character carries no bits beyond the
+// 128 (so every id has exactly one spelling).
+func ValidFileID(s string) bool {
+	if len(s) != FileIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	// 26 characters hold 130 bits; the last character's low two bits must
+	// be zero. Its value v is 0-25 for a-z and 26-31 for 2-7.
+	last := s[FileIDLen-1]
+	v := int(last - 'a')
+	if last <= '7' {
+		v = int(last-'2') + 26
+	}
+	return v&3 == 0
+}
+
+// MediaBody is the body of image, file, audio and video messages. File is
+// the id the files API returned for the upload; Size and MIME describe it
+// (clients should copy them from the upload's answer). Width and Height
+// (pixels) apply to images and videos, Duration (milliseconds) to audio
+// and video; zero means unknown. Name is required for KindFile.
+type MediaBody struct {
+	File     string `json:"file"`
+	Name     string `json:"name,omitempty"`
+	Size     int64  `json:"size"`
+	MIME     string `json:"mime"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+	Duration int64  `json:"duration,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+}
+
+// LocationBody is the body of a location message: a WGS 84 point, with an
+// optional place name and address.
+type LocationBody struct {
+	Lat     *float64 `json:"lat"`
+	Lng     *float64 `json:"lng"`
+	Name    string   `json:"name,omitempty"`
+	Address string   `json:"address,omitempty"`
+}
 
 // Message is one stored message. It is stored once per conversation (read
 // diffusion) and identified both by ID (a ULID, unique across Parley) and by
@@ -41,7 +117,11 @@ type Message struct {
 }
 
 // ValidateBody checks a message body as received from a client or a
-// business backend. clientSent forbids KindSystem.
+// business backend. clientSent forbids KindSystem. Errors are ETooLarge
+// for a body, text, caption, name or address over its limit, EForbidden
+// for a system message from a client, and EInvalid otherwise. It checks
+// the shape of a media body only: whether the file exists and whom it
+// belongs to is the files service's business.
 func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 	if len(body) > MaxBodyLen {
 		return Errorf(ETooLarge, "message body larger than %d bytes", MaxBodyLen)
@@ -65,6 +145,18 @@ func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 		if len(*t.Text) > MaxTextLen {
 			return Errorf(ETooLarge, "text longer than %d bytes", MaxTextLen)
 		}
+	case KindImage, KindFile, KindAudio, KindVideo:
+		var m MediaBody
+		if err := decodeStrict(body, &m); err != nil {
+			return Errorf(EInvalid, `a %s body is {"file": "<file id>", "size": n, "mime": "...", ...}: %v`, kind, err)
+		}
+		return m.validate(kind)
+	case KindLocation:
+		var l LocationBody
+		if err := decodeStrict(body, &l); err != nil {
+			return Errorf(EInvalid, `a location body is {"lat": n, "lng": n, ...}: %v`, err)
+		}
+		return l.validate()
 	case KindCustom, KindSystem:
 		if kind == KindSystem && clientSent {
 			return Errorf(EForbidden, "clients cannot send system messages")
@@ -73,9 +165,139 @@ func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 			return Errorf(EInvalid, "a %s body must be a JSON object", kind)
 		}
 	default:
-		return Errorf(EInvalid, "unknown message kind %q", kind)
+		return Errorf(EInvalid, "unknown message kind %q", truncate(string(kind), 32))
 	}
 	return nil
+}
+
+// validate checks a media body of the given kind.
+func (m *MediaBody) validate(kind Kind) error {
+	if !ValidFileID(m.File) {
+		return Errorf(EInvalid, "file must be a file id from the upload's answer")
+	}
+	if m.Size <= 0 || m.Size > MaxFileSizeField {
+		return Errorf(EInvalid, "size must be between 1 and %d", int64(MaxFileSizeField))
+	}
+	if err := ValidateMediaType(m.MIME); err != nil {
+		return err
+	}
+	if kind != KindFile && !strings.HasPrefix(m.MIME, string(kind)+"/") {
+		return Errorf(EInvalid, "the mime of %s %s body must start with %q", article(kind), kind, string(kind)+"/")
+	}
+	if kind == KindFile && m.Name == "" {
+		return Errorf(EInvalid, "a file body needs a name")
+	}
+	if m.Name != "" {
+		if err := ValidateFileName(m.Name); err != nil {
+			return err
+		}
+	}
+	visual, timed := kind == KindImage || kind == KindVideo, kind == KindAudio || kind == KindVideo
+	switch {
+	case !visual && (m.Width != 0 || m.Height != 0):
+		return Errorf(EInvalid, "%s %s body has no width or height", article(kind), kind)
+	case m.Width < 0 || m.Width > MaxMediaDimension || m.Height < 0 || m.Height > MaxMediaDimension:
+		return Errorf(EInvalid, "width and height must be between 0 and %d", MaxMediaDimension)
+	case !timed && m.Duration != 0:
+		return Errorf(EInvalid, "%s %s body has no duration", article(kind), kind)
+	case m.Duration < 0 || m.Duration > MaxMediaDuration:
+		return Errorf(EInvalid, "duration must be between 0 and %d milliseconds", MaxMediaDuration)
+	}
+	if len(m.Caption) > MaxTextLen {
+		return Errorf(ETooLarge, "caption longer than %d bytes", MaxTextLen)
+	}
+	return nil
+}
+
+func article(k Kind) string {
+	if k == KindImage || k == KindAudio {
+		return "an"
+	}
+	return "a"
+}
+
+// validate checks a location body.
+func (l *LocationBody) validate() error {
+	if l.Lat == nil || l.Lng == nil {
+		return Errorf(EInvalid, "a location body needs lat and lng")
+	}
+	if !(*l.Lat >= -90 && *l.Lat <= 90) || !(*l.Lng >= -180 && *l.Lng <= 180) {
+		return Errorf(EInvalid, "lat must be between -90 and 90 and lng between -180 and 180")
+	}
+	if len(l.Name) > MaxPlaceNameLen {
+		return Errorf(ETooLarge, "location name longer than %d bytes", MaxPlaceNameLen)
+	}
+	if len(l.Address) > MaxAddressLen {
+		return Errorf(ETooLarge, "address longer than %d bytes", MaxAddressLen)
+	}
+	if hasControl(l.Name) || hasControl(l.Address) {
+		return Errorf(EInvalid, "location name and address must not hold control characters")
+	}
+	return nil
+}
+
+// ValidateFileName checks a file name as shown to people: 1 to
+// MaxFileNameLen bytes of UTF-8, without control characters, '/' or '\',
+// and not "." or "..". It is never used as a path. Errors are ETooLarge
+// past the length limit and EInvalid otherwise.
+func ValidateFileName(name string) error {
+	if len(name) > MaxFileNameLen {
+		return Errorf(ETooLarge, "file name longer than %d bytes", MaxFileNameLen)
+	}
+	if name == "" || name == "." || name == ".." || !utf8.ValidString(name) ||
+		hasControl(name) || strings.ContainsAny(name, `/\`) {
+		return Errorf(EInvalid, `file name must be 1-%d bytes of UTF-8 without control characters, '/' or '\'`, MaxFileNameLen)
+	}
+	return nil
+}
+
+// ValidateMediaType checks that s is a media type in canonical form:
+// lower-case "type/subtype" without parameters, at most MaxMIMELen bytes.
+// Errors are EInvalid.
+func ValidateMediaType(s string) error {
+	mt, params, err := mime.ParseMediaType(s)
+	if err != nil || len(s) > MaxMIMELen || len(params) > 0 || mt != s || !strings.Contains(s, "/") {
+		return Errorf(EInvalid, `mime must be a lower-case media type such as "image/png", without parameters`)
+	}
+	return nil
+}
+
+// hasControl reports whether s holds a control character (C0, DEL, C1)
+// or a bidirectional control such as U+202E, which could make a name
+// display as something it is not ("invoice\u202Efdp.exe").
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	}) >= 0
+}
+
+// decodeStrict decodes one JSON object into v, refusing unknown members
+// and anything after the object.
+func decodeStrict(b []byte, v any) error {
+	if !isJSONObject(b) {
+		return errors.New("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
+// truncate shortens s to at most n bytes, at a rune boundary, for error
+// messages that quote client input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // ConvKind is the kind of a conversation.

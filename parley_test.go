@@ -68,7 +68,7 @@ func TestValidateBody(t *testing.T) {
 		{"custom invalid json", parley.KindCustom, `{"a":}`, true, parley.EInvalid},
 		{"system from client", parley.KindSystem, `{}`, true, parley.EForbidden},
 		{"system from backend", parley.KindSystem, `{"n":1}`, false, ""},
-		{"unknown kind", "video", `{}`, true, parley.EInvalid},
+		{"unknown kind", "sticker", `{}`, true, parley.EInvalid},
 		{"invalid utf-8", parley.KindCustom, "{\"a\":\"\xff\"}", false, parley.EInvalid},
 	}
 	for _, c := range cases {
