@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/gateway"
 	"github.com/parley-im/parley/wire"
 )
 
@@ -55,6 +56,10 @@ type Server struct {
 	Chat   Chat
 	Push   Pusher
 	Client Client
+	// Files serves the files endpoints; nil leaves them out.
+	Files Files
+	// ClientAuth checks the client tokens of the files endpoints.
+	ClientAuth gateway.Authenticator
 	// Ready reports whether the node can serve (storage reachable...).
 	Ready func(ctx context.Context) error
 	// Node is this node's id, shown on the index page.

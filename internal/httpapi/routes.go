@@ -13,6 +13,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/lp/connect", s.Client.ServeLPConnect)
 	mux.HandleFunc("GET /v1/lp/poll", s.Client.ServeLPPoll)
 	mux.HandleFunc("POST /v1/lp/send", s.Client.ServeLPSend)
+	if s.Files != nil {
+		// Files, authenticated by the client token.
+		mux.Handle("POST /v1/files", s.user(s.uploadFile))
+		mux.Handle("GET /v1/files/{id}", s.user(s.downloadFile))
+	}
 
 	// Business backends, authenticated by the app's API key.
 	mux.Handle("POST /v1/server/users", s.app(s.upsertUsers))
@@ -22,4 +27,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/server/messages", s.app(s.sendMessage))
 	mux.Handle("POST /v1/server/broadcast", s.app(s.broadcast))
 	mux.Handle("GET /v1/server/conversations/{conv}/messages", s.app(s.history))
+	if s.Files != nil {
+		mux.Handle("GET /v1/server/files/{id}", s.app(s.downloadFileAsApp))
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/internal/dispatch"
+	"github.com/parley-im/parley/internal/files"
 	"github.com/parley-im/parley/internal/gateway"
 	"github.com/parley-im/parley/internal/gateway/gwsws"
 	"github.com/parley-im/parley/internal/gateway/nbiows"
@@ -51,6 +52,9 @@ type Config struct {
 	// DemoApp creates an app "demo" on first start and prints its API key
 	// to Out. Default on; turn off with NoDemoApp.
 	NoDemoApp bool
+	// MaxFileSize is the largest file a client may upload, in bytes
+	// (files.DefaultMaxSize, 20 MiB). Files live in DataDir/files.
+	MaxFileSize int64
 
 	Heartbeat     time.Duration
 	IdleTimeout   time.Duration
@@ -104,6 +108,9 @@ func (c *Config) Validate() error {
 	if c.MaxRetries < 0 {
 		return errors.New("max retries must not be negative")
 	}
+	if c.MaxFileSize < 0 {
+		return errors.New("the file size limit must not be negative")
+	}
 	hb, idle := c.Heartbeat, c.IdleTimeout
 	if hb == 0 {
 		hb = defaultHeartbeat
@@ -120,6 +127,9 @@ func (c *Config) Validate() error {
 // DBPath is the SQLite file of a data dir.
 func DBPath(dataDir string) string { return filepath.Join(dataDir, "parley.db") }
 
+// FilesDir is where the files of a data dir are stored.
+func FilesDir(dataDir string) string { return filepath.Join(dataDir, "files") }
+
 // Server is a running node.
 type Server struct {
 	cfg     Config
@@ -135,6 +145,7 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	errc    chan error
+	trim    *memTrimmer
 	once    sync.Once
 }
 
@@ -166,6 +177,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	blobs, err := files.NewDisk(FilesDir(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	fileSvc := files.New(blobs, s.store, s.store, files.Config{MaxSize: cfg.MaxFileSize, Now: cfg.Now, Logger: cfg.Logger})
 	s.reg = inmem.NewRegistry()
 	s.bus = inmem.NewBus(1024)
 	switch cfg.Transport {
@@ -179,18 +195,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	var disp *dispatch.Dispatcher
 	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
+	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat})
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
 		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.gw,
-	}, s.ws, &tokenAuth{store: s.store, now: cfg.Now}, s.chat, s.reg)
+	}, s.ws, clientAuth, s.chat, s.reg)
 	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}
 	api := &httpapi.Server{
-		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Node: cfg.Node, Version: Version,
+		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
+		Node: cfg.Node, Version: Version,
 		Logger: cfg.Logger, Now: cfg.Now,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
@@ -207,6 +225,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
+	s.trim = startMemTrimmer()
 	s.log.Info("parley serving", "addr", s.ln.Addr().String(), "node_id", cfg.Node, "data", cfg.DataDir, "transport", cfg.Transport)
 	return s, nil
 }
@@ -261,6 +280,9 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.trim != nil {
+		s.trim.close()
+	}
 	if s.stopB != nil {
 		s.stopB()
 	}
