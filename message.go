@@ -148,7 +148,7 @@ func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 	case KindImage, KindFile, KindAudio, KindVideo:
 		var m MediaBody
 		if err := decodeStrict(body, &m); err != nil {
-			return Errorf(EInvalid, `a %s body is {"file": "<file id>", "size": n, "mime": "...", ...}: %v`, kind, err)
+			return Errorf(EInvalid, `%s %s body is {"file": "<file id>", "size": n, "mime": "...", ...}: %v`, article(kind), kind, err)
 		}
 		return m.validate(kind)
 	case KindLocation:

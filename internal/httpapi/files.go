@@ -29,7 +29,6 @@ const (
 	// file: multipart boundaries, part headers and the name field.
 	maxUploadOverhead = 64 << 10
 	maxNameField      = 1024 // bytes of a multipart "name" field
-	maxPartsBefore    = 2    // parts allowed before the "file" part
 	// DeviceHeader names the device a device-bound client token is used
 	// on, as "device" does in the auth frame.
 	DeviceHeader = "X-Parley-Device"
@@ -100,7 +99,7 @@ func readMultipartHead(body io.Reader, boundary string, req *files.UploadRequest
 		return parley.Errorf(parley.EInvalid, "multipart body without a boundary")
 	}
 	mr := multipart.NewReader(body, boundary)
-	for i := 0; ; i++ {
+	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
 			return parley.Errorf(parley.EInvalid, `multipart body has no "file" part`)
@@ -116,7 +115,7 @@ func readMultipartHead(body io.Reader, boundary string, req *files.UploadRequest
 			req.Type, req.Body = p.Header.Get("Content-Type"), p
 			return nil
 		case "name":
-			if i >= maxPartsBefore || req.Name != "" {
+			if req.Name != "" {
 				return parley.Errorf(parley.EInvalid, `multipart body may hold one "name" field before the "file" part`)
 			}
 			b, err := io.ReadAll(io.LimitReader(p, maxNameField+1))
