@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/files"
@@ -29,6 +30,10 @@ const (
 	// file: multipart boundaries, part headers and the name field.
 	maxUploadOverhead = 64 << 10
 	maxNameField      = 1024 // bytes of a multipart "name" field
+	// uploadTimeout bounds how long reading an upload may take (20 MiB
+	// at 35 KB/s), so that slow or stalled clients do not hold
+	// connections and goroutines for ever.
+	uploadTimeout = 10 * time.Minute
 	// DeviceHeader names the device a device-bound client token is used
 	// on, as "device" does in the auth frame.
 	DeviceHeader = "X-Parley-Device"
@@ -68,6 +73,8 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, id gateway.I
 		s.fail(w, err)
 		return
 	}
+	// A connection type without deadlines keeps none; nothing to do then.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(uploadTimeout)) // a network deadline: real time, not s.Now
 	body := &limitedBody{r: http.MaxBytesReader(w, r.Body, lim.MaxSize+maxUploadOverhead), max: lim.MaxSize}
 	req := files.UploadRequest{AppID: id.AppID, ConvID: r.URL.Query().Get("conv"), Uploader: id.UserID}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
