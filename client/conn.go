@@ -42,10 +42,16 @@ type conn struct {
 	done      chan struct{} // closed when the conn's reader has exited
 
 	mu      sync.Mutex // guards the fields below
-	pending map[string]chan reply
+	pending map[string]waiter
 	pongs   []chan struct{}
 	dead    bool
 	why     error // why the conn ended
+}
+
+// waiter is a request waiting for its answer.
+type waiter struct {
+	ch   chan reply
+	send bool // a send: its answer also goes to the deliverer
 }
 
 // reply is the answer to one request: the data of a res frame or the
@@ -56,7 +62,7 @@ type reply struct {
 }
 
 func newConn(c *Client) *conn {
-	cn := &conn{c: c, pending: make(map[string]chan reply), done: make(chan struct{}), heartbeat: defaultHeartbeat}
+	cn := &conn{c: c, pending: make(map[string]waiter), done: make(chan struct{}), heartbeat: defaultHeartbeat}
 	cn.ctx, cn.cancel = context.WithCancel(c.ctx)
 	cn.lastRecv.Store(time.Now().UnixNano())
 	return cn
@@ -85,8 +91,8 @@ func (cn *conn) kill(reason error) {
 	if cn.tr != nil {
 		cn.tr.abort()
 	}
-	for _, ch := range pending {
-		ch <- reply{err: &lostError{cause: reason}}
+	for _, w := range pending {
+		w.ch <- reply{err: &lostError{cause: reason}}
 	}
 	for _, ch := range pongs {
 		close(ch)
@@ -127,7 +133,7 @@ func (cn *conn) roundTrip(ctx context.Context, in wire.In) (json.RawMessage, err
 		cn.mu.Unlock()
 		return nil, &lostError{cause: why}
 	}
-	cn.pending[in.ID] = ch
+	cn.pending[in.ID] = waiter{ch: ch, send: in.Type == wire.TSend}
 	cn.mu.Unlock()
 	defer func() {
 		cn.mu.Lock()
@@ -232,6 +238,7 @@ func (cn *conn) received(b []byte) {
 	switch f.Type {
 	case wire.TRes:
 		cn.answer(f.ID, reply{data: f.Data})
+
 	case wire.TErr:
 		var code string
 		_ = json.Unmarshal(f.Code, &code)
@@ -269,12 +276,25 @@ func (cn *conn) received(b []byte) {
 	}
 }
 
+// answer hands a request its answer. The stored message that answers a
+// send goes to the deliverer here, on the reader's goroutine, so that it
+// is queued before any push read after it: the server answers a send
+// before it pushes later messages of the conversation, and were the
+// sender's goroutine to queue it once it wakes up, a push of the next
+// message could overtake it and look like a gap to pull.
 func (cn *conn) answer(id string, r reply) {
 	cn.mu.Lock()
-	ch := cn.pending[id]
+	w, ok := cn.pending[id]
 	delete(cn.pending, id)
 	cn.mu.Unlock()
-	if ch != nil {
-		ch <- r
+	if !ok {
+		return
 	}
+	if w.send && r.err == nil {
+		var res wire.SendRes
+		if json.Unmarshal(r.data, &res) == nil && res.Msg != nil {
+			cn.c.q.push(event{kind: evSent, msg: *res.Msg})
+		}
+	}
+	w.ch <- r
 }

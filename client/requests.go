@@ -51,7 +51,7 @@ func (c *Client) send(ctx context.Context, in wire.In) (*parley.Message, error) 
 	if res.Msg == nil {
 		return nil, errors.New("client: send answered without a message")
 	}
-	c.q.push(event{kind: evSent, msg: *res.Msg})
+	// The conn queued the message for OnMessage when the answer arrived.
 	return res.Msg, nil
 }
 

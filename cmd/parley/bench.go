@@ -37,7 +37,7 @@ exits non-zero if any is found.
 	var (
 		conns, pairs, rounds, procs, maxInflight, pid int
 		rates                                         string
-		step, hold                                    time.Duration
+		step, hold, settle                            time.Duration
 		jsonPath, url, apiKey, metricsURL             string
 		serverArgs, serverEnv                         []string
 	)
@@ -47,6 +47,7 @@ exits non-zero if any is found.
 	f.StringVar(&rates, "rates", "1000,2000,5000,10000", "direct, longpoll: total messages per second of each step")
 	f.DurationVar(&step, "step", 10*time.Second, "direct, longpoll: length of each step")
 	f.DurationVar(&hold, "hold", time.Minute, "idle: how long the connections are held before measuring")
+	f.DurationVar(&settle, "settle", 15*time.Second, "idle: how long the server is left alone after the users are created, before the baseline")
 	f.IntVar(&rounds, "rounds", 3, "broadcast: number of broadcasts")
 	f.IntVar(&procs, "procs", 0, "worker processes (0: one per 10,000 users); worker k connects from 127.0.0.(2+k)")
 	f.IntVar(&maxInflight, "max-inflight", 50000, "sends awaiting an answer per worker; sends due beyond it are skipped and counted")
@@ -86,7 +87,7 @@ exits non-zero if any is found.
 					return err
 				}
 				defer tg.Close()
-				cfg := bench.Config{Scenario: scenario, Conns: conns, Pairs: pairs, Rates: rs, Step: step, Hold: hold, Rounds: rounds,
+				cfg := bench.Config{Scenario: scenario, Conns: conns, Pairs: pairs, Rates: rs, Step: step, Hold: hold, Settle: settle, Rounds: rounds,
 					Procs: procs, MaxInflight: maxInflight, Target: tg, Out: stdout, Progress: stderr, Worker: workerCommand}
 				if jsonPath == "-" {
 					cfg.JSON = stdout

@@ -11,8 +11,11 @@ import (
 )
 
 // commitLoop is the group committer: it takes every send waiting in the
-// queue (up to MaxBatch), commits them in one transaction, pushes them
-// and answers their senders, then repeats. Under light load a batch is a
+// queue (up to MaxBatch), commits them in one transaction, answers their
+// senders and then pushes them, then repeats. Answers go first so that a
+// sender learns the seq of its own message before a push of a later
+// message of the same batch reaches it; the other way round, its client
+// sees a gap and pulls it. Under light load a batch is a
 // single message and adds no wait; under heavy load batches grow and the
 // cost of a commit is shared.
 func (s *Service) commitLoop() {
@@ -94,13 +97,6 @@ func (s *Service) commit(batch []*pending) {
 		}
 		deliveries = append(deliveries, d)
 	}
-	if len(deliveries) > 0 {
-		if err := s.push.Push(ctx, deliveries); err != nil {
-			// Stored messages reach devices by sync; a failed push only
-			// delays them.
-			s.log.Warn("push failed", "err", err, "deliveries", len(deliveries))
-		}
-	}
 	for i, p := range batch {
 		r := results[i]
 		answered = i + 1
@@ -111,6 +107,13 @@ func (s *Service) commit(batch []*pending) {
 			continue
 		}
 		s.answer(p.done, SendResult{Msg: p.msg, Dup: r.Dup, Err: r.Err})
+	}
+	if len(deliveries) > 0 {
+		if err := s.push.Push(ctx, deliveries); err != nil {
+			// Stored messages reach devices by sync; a failed push only
+			// delays them.
+			s.log.Warn("push failed", "err", err, "deliveries", len(deliveries))
+		}
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/time/rate"
-
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/wire"
@@ -54,7 +52,11 @@ type Session struct {
 	unacked map[uint64]*inflight
 	work    [][]byte
 	working bool
-	limiter *rate.Limiter
+	// A token bucket for request frames, inline rather than a
+	// *rate.Limiter: ~100 bytes less per session, and guarded by mu.
+	tokens   float64 // request frames the session may still make
+	tokensAt int64   // unix ns when tokens was last topped up; 0: never
+
 }
 
 // inflight is a push awaiting its ack.
@@ -250,11 +252,19 @@ func (s *Session) ack(ns []uint64) {
 
 // allow reports whether a request frame fits the session's rate limit.
 func (s *Session) allow() bool {
+	now := s.g.cfg.Now().UnixNano()
+	burst := float64(s.g.cfg.FrameBurst)
 	s.mu.Lock()
-	if s.limiter == nil {
-		s.limiter = rate.NewLimiter(rate.Limit(s.g.cfg.FrameRate), s.g.cfg.FrameBurst)
+	defer s.mu.Unlock()
+	if s.tokensAt == 0 {
+		s.tokens = burst
+	} else if now > s.tokensAt {
+		s.tokens = min(burst, s.tokens+float64(now-s.tokensAt)*s.g.cfg.FrameRate/1e9)
 	}
-	ok := s.limiter.AllowN(s.g.cfg.Now(), 1)
-	s.mu.Unlock()
-	return ok
+	s.tokensAt = now
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
 }
