@@ -52,13 +52,17 @@ func (c *seqCheck) lost(upto uint64) uint64 {
 // Check is the verdict on every sequence a run received: Expected
 // messages should have been received (per client, per conversation, every
 // seq up to the highest one stored); Lost of them never were, Dup were
-// received more than once and Reordered after a higher seq.
+// received more than once and Reordered after a higher seq. Unconfirmed
+// counts a user's own messages that were stored though their send failed
+// (no answer in time) and that its client has not seen yet: it learns of
+// them at its next sync, so they are not lost, but they are reported.
 type Check struct {
-	Convs     uint64 `json:"convs"`
-	Expected  uint64 `json:"expected"`
-	Lost      uint64 `json:"lost"`
-	Dup       uint64 `json:"dup"`
-	Reordered uint64 `json:"reordered"`
+	Convs       uint64 `json:"convs"`
+	Expected    uint64 `json:"expected"`
+	Lost        uint64 `json:"lost"`
+	Dup         uint64 `json:"dup"`
+	Reordered   uint64 `json:"reordered"`
+	Unconfirmed uint64 `json:"unconfirmed"`
 }
 
 func (c *Check) add(o Check) {
@@ -67,6 +71,7 @@ func (c *Check) add(o Check) {
 	c.Lost += o.Lost
 	c.Dup += o.Dup
 	c.Reordered += o.Reordered
+	c.Unconfirmed += o.Unconfirmed
 }
 
 // OK reports whether nothing was lost, duplicated or reordered.

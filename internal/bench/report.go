@@ -77,6 +77,6 @@ func (c *Config) report(res *Result) {
 	if !res.Check.OK() {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(c.Out, "sequence check %s: %d conversations, %d messages expected, %d lost, %d duplicated, %d out of order; %d connections dropped; generator CPU %.1fs\n",
-		verdict, res.Check.Convs, res.Check.Expected, res.Check.Lost, res.Check.Dup, res.Check.Reordered, res.Drops, res.GenCPU)
+	fmt.Fprintf(c.Out, "sequence check %s: %d conversations, %d messages expected, %d lost, %d duplicated, %d out of order, %d unconfirmed; %d connections dropped; generator CPU %.1fs\n",
+		verdict, res.Check.Convs, res.Check.Expected, res.Check.Lost, res.Check.Dup, res.Check.Reordered, res.Check.Unconfirmed, res.Drops, res.GenCPU)
 }

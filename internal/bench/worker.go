@@ -130,9 +130,10 @@ type vuser struct {
 	spec UserSpec
 	c    *client.Client
 
-	mu    sync.Mutex
-	convs map[string]*seqCheck
-	acked map[string]uint64 // conv -> highest seq acked to this user's sends
+	mu     sync.Mutex
+	convs  map[string]*seqCheck
+	acked  map[string]uint64 // conv -> highest seq acked to this user's sends
+	failed int               // sends that got no answer (they may be stored)
 }
 
 // RunWorker runs one worker: it reads a Spec and then commands from in,
@@ -162,9 +163,10 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	err := w.run(ctx, cmds)
+	ck := w.check(ctx)
 	w.close()
 	cpu := selfCPU()
-	done := Event{Ev: "done", Check: w.check(), Drops: w.drops.Load(), CPU: cpu.Seconds()}
+	done := Event{Ev: "done", Check: ck, Drops: w.drops.Load(), CPU: cpu.Seconds()}
 	if err != nil {
 		done.Err = err.Error()
 	}
@@ -394,6 +396,9 @@ func (u *vuser) send(ctx context.Context, st *stepStats, step int, at time.Time)
 	m, err := u.c.Send(ctx, u.spec.Peer, "", stamp("s"+strconv.Itoa(step), at))
 	if err != nil {
 		st.errors.Add(1)
+		u.mu.Lock()
+		u.failed++
+		u.mu.Unlock()
 		code := parley.ErrorCode(err)
 		if errors.Is(err, context.DeadlineExceeded) {
 			code = "timeout"
@@ -482,7 +487,7 @@ func (w *worker) expectRound(ctx context.Context, r int) {
 // every seq up to the highest one stored (acked to a sender, or received
 // by anyone) must have been received once, in order, by every user of
 // this worker in it.
-func (w *worker) check() *Check {
+func (w *worker) check(ctx context.Context) *Check {
 	upto := map[string]uint64{}
 	for _, u := range w.users {
 		u.mu.Lock()
@@ -529,13 +534,47 @@ func (w *worker) check() *Check {
 				c = &seqCheck{}
 			}
 			ck.Expected += hi
-			ck.Lost += c.lost(hi)
+			ck.Lost += c.lost(c.max) // a hole: the client skipped a seq
 			ck.Dup += c.dup
 			ck.Reordered += c.reordered
+			if hi > c.max {
+				lost, unconfirmed := u.tail(ctx, conv, c.max, hi)
+				ck.Lost += lost
+				ck.Unconfirmed += unconfirmed
+			}
 		}
 		u.mu.Unlock()
 	}
 	return &ck
+}
+
+// tail judges the messages after..upto of conv that the user never
+// received. A send that failed (timed out, say) may still have been
+// stored; the server does not push a message to the connection that sent
+// it, so its client learns of it only when it syncs or a later message
+// reveals the gap. Such messages of the user's own are Unconfirmed; any
+// other is Lost. Called with u.mu held.
+func (u *vuser) tail(ctx context.Context, conv string, after, upto uint64) (lost, unconfirmed uint64) {
+	lost = upto - after
+	if u.failed == 0 {
+		return lost, 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for after < upto {
+		res, err := u.c.Pull(ctx, conv, parley.MessageRange{After: after, Before: upto + 1, Limit: 200})
+		if err != nil || len(res.Msgs) == 0 {
+			return lost, unconfirmed
+		}
+		for _, m := range res.Msgs {
+			if m.Sender == u.spec.ID {
+				lost--
+				unconfirmed++
+			}
+			after = m.Seq
+		}
+	}
+	return lost, unconfirmed
 }
 
 // member reports whether conv is one of the user's conversations in this
