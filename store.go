@@ -102,4 +102,15 @@ type ConvStore interface {
 	// and whether the cursor moved. Returns EForbidden if the user is not
 	// a member, ENotFound if the conversation does not exist.
 	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (ConvState, bool, error)
+	// SearchMessages returns a page of the messages whose text matches
+	// q.Text (see SearchQuery), most recently stored first, from the
+	// conversations userID is a member of when it searches: never from
+	// another conversation, even one q.ConvID names (that finds
+	// nothing). The messages of one Append count as stored together:
+	// among them only each conversation's order (descending Seq) is
+	// kept. The order and the Next cursor are stable while messages are
+	// appended: later pages never repeat or skip a match stored before
+	// the first page was read. Returns EInvalid if q fails Validate or
+	// its text has nothing to search for (only punctuation, say).
+	SearchMessages(ctx context.Context, appID, userID string, q SearchQuery) (SearchResult, error)
 }

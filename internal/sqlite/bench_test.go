@@ -22,18 +22,7 @@ const benchConvs = 1000
 // users u0-u1, u2-u3, ... and returns their ids.
 func openBench(b *testing.B) (*sqlite.DB, []string) {
 	b.Helper()
-	db := mustOpen(b, filepath.Join(b.TempDir(), "bench.db"))
-	convs := make([]parley.Conversation, benchConvs)
-	ids := make([]string, benchConvs)
-	for i := range convs {
-		u, v := "u"+strconv.Itoa(2*i), "u"+strconv.Itoa(2*i+1)
-		ids[i] = parley.DirectConvID(u, v)
-		convs[i] = parley.Conversation{AppID: "app", ID: ids[i], Kind: parley.ConvDirect, Members: []string{u, v}}
-	}
-	if err := db.EnsureConversations(context.Background(), convs); err != nil {
-		b.Fatal(err)
-	}
-	return db, ids
+	return openBenchAt(b, filepath.Join(b.TempDir(), "bench.db"))
 }
 
 // benchBatch makes n text messages, each to a random conversation from one

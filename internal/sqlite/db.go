@@ -112,6 +112,9 @@ func openWriter(path string) (*sql.DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database path %q must not contain '?' or '#'", path)
 	}
+	if err := registerFunctions(); err != nil { // the search trigger's (search.go)
+		return nil, err
+	}
 	// The database holds API key hashes and token secrets: only the owner
 	// may read it. SQLite gives the -wal and -shm files the same mode.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
