@@ -3,6 +3,7 @@ package wire_test
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/wire"
@@ -21,6 +22,7 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"pull","conv":"d:a:b","after":1,"before":9,"newest":true,"limit":5}`,
 		`{"type":"read","conv":"d:a:b","seq":2}`,
 		`{"type":"convs","limit":3}`,
+		`{"type":"search","q":"北京 meet","conv":"d:a:b","before":7,"limit":20}`,
 		`{"type":"ping"}`,
 		`{}`, `[]`, `null`, `{"type":1}`, "\xff\xfe",
 	} {
@@ -40,6 +42,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if in.Type == wire.TSend && len(in.Body) > parley.MaxBodyLen {
 			t.Fatalf("accepted a body of %d bytes", len(in.Body))
+		}
+		if in.Type == wire.TSearch && (in.Q == "" || utf8.RuneCountInString(in.Q) > parley.MaxSearchLen || in.Limit > parley.MaxSearchLimit) {
+			t.Fatalf("accepted a search over its limits: %q", b)
 		}
 		// An accepted frame re-encodes and decodes to the same type.
 		re, _ := json.Marshal(in)

@@ -31,7 +31,9 @@ type In struct {
 	N []uint64 `json:"n,omitempty"`
 
 	// sync: Since, Limit. pull: Conv, After, Before, Limit, Newest.
-	// read: Conv, Seq. convs: Before (a ver), Limit.
+	// read: Conv, Seq. convs: Before (a ver), Limit. search: Q, Conv
+	// (optional), Before (the next of the previous page), Limit.
+	Q      string `json:"q,omitempty"`
 	Since  uint64 `json:"since,omitempty"`
 	After  uint64 `json:"after,omitempty"`
 	Before uint64 `json:"before,omitempty"`
@@ -118,6 +120,10 @@ func (in *In) Validate() error {
 		if len(in.Conv) > parley.MaxConvIDLen {
 			return parley.Errorf(parley.EInvalid, "conv longer than %d bytes", parley.MaxConvIDLen)
 		}
+	case TSearch:
+		if err := in.SearchQuery().Validate(); err != nil {
+			return err
+		}
 	case "":
 		return parley.Errorf(parley.EBadFrame, "frame has no type")
 	default:
@@ -132,4 +138,9 @@ func (in *In) LimitOr(def int) int {
 		return def
 	}
 	return in.Limit
+}
+
+// SearchQuery returns the query of a search frame.
+func (in *In) SearchQuery() parley.SearchQuery {
+	return parley.SearchQuery{Text: in.Q, ConvID: in.Conv, Before: in.Before, Limit: in.Limit}
 }

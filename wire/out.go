@@ -123,6 +123,15 @@ type ConvsRes struct {
 	More  bool               `json:"more"`
 }
 
+// SearchRes answers search: the matching messages, the most recently
+// stored first. More means there are older matches: search again with
+// before set to Next.
+type SearchRes struct {
+	Msgs []parley.Message `json:"msgs"`
+	More bool             `json:"more"`
+	Next uint64           `json:"next"`
+}
+
 // ReadRaw builds a read push from a ReadEvent already encoded as a JSON
 // object.
 func ReadRaw(ev []byte) []byte {

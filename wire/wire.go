@@ -24,14 +24,15 @@ const (
 
 // Client frame types.
 const (
-	TAuth  = "auth"  // authenticate; the first frame of a WebSocket session
-	TPing  = "ping"  // heartbeat; answered by pong
-	TSend  = "send"  // send a message
-	TAck   = "ack"   // acknowledge pushes by their n
-	TSync  = "sync"  // list conversations changed since a version
-	TPull  = "pull"  // read a range of a conversation's messages
-	TRead  = "read"  // move the read cursor
-	TConvs = "convs" // the conversation list with last messages and unread counts
+	TAuth   = "auth"   // authenticate; the first frame of a WebSocket session
+	TPing   = "ping"   // heartbeat; answered by pong
+	TSend   = "send"   // send a message
+	TAck    = "ack"    // acknowledge pushes by their n
+	TSync   = "sync"   // list conversations changed since a version
+	TPull   = "pull"   // read a range of a conversation's messages
+	TRead   = "read"   // move the read cursor
+	TConvs  = "convs"  // the conversation list with last messages and unread counts
+	TSearch = "search" // find messages of the user's conversations by their text
 )
 
 // Server frame types.

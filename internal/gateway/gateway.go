@@ -33,6 +33,7 @@ type Chat interface {
 	Pull(ctx context.Context, appID, userID, convID string, r parley.MessageRange) (wire.PullRes, error)
 	Read(ctx context.Context, appID, userID, convID string, seq uint64, skipConn string) (parley.ConvState, error)
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) (wire.ConvsRes, error)
+	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
 }
 
 // Config tunes a Gateway. Zero values take the defaults in parentheses.

@@ -157,6 +157,8 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		res, err = s.g.chat.Read(ctx, s.app, s.user, in.Conv, in.Seq, s.connID)
 	case wire.TConvs:
 		res, err = s.g.chat.Conversations(ctx, s.app, s.user, in.Before, in.LimitOr(wire.DefaultLimit))
+	case wire.TSearch:
+		res, err = s.g.chat.Search(ctx, s.app, s.user, in.SearchQuery())
 	default:
 		err = parley.Errorf(parley.EBadFrame, "unknown frame type")
 	}
