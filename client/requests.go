@@ -96,6 +96,25 @@ func (c *Client) Conversations(ctx context.Context, beforeVer uint64, limit int)
 	return res, err
 }
 
+// Search finds messages of this user's conversations by their text, the
+// most recently stored first (parley.SearchQuery says how text matches),
+// at most q.Limit of them (0: parley.DefaultSearchLimit). While the
+// answer's More is true, the next page is Search with q.Before set to its
+// Next. It does not touch what OnMessage receives.
+//
+// Errors: invalid for a query q.Validate refuses (checked before sending)
+// or one with nothing to search for; forbidden if q.ConvID is a
+// conversation the user does not belong to; and the errors common to
+// every request.
+func (c *Client) Search(ctx context.Context, q parley.SearchQuery) (wire.SearchRes, error) {
+	if err := q.Validate(); err != nil {
+		return wire.SearchRes{}, err
+	}
+	var res wire.SearchRes
+	err := c.call(ctx, wire.In{Type: wire.TSearch, Q: q.Text, Conv: q.ConvID, Before: q.Before, Limit: q.Limit}, &res)
+	return res, err
+}
+
 // Ping sends a ping and waits for a pong. Pongs carry no request id, so a
 // concurrent heartbeat's pong may answer it.
 func (c *Client) Ping(ctx context.Context) error {

@@ -34,6 +34,7 @@ type Chat interface {
 	Send(ctx context.Context, req chat.SendRequest) chat.SendResult
 	Broadcast(ctx context.Context, req chat.BroadcastRequest) (int, error)
 	History(ctx context.Context, appID, convID string, r parley.MessageRange) (wire.PullRes, error)
+	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
 }
 
 // Pusher delivers to connected devices (used to kick revoked sessions).

@@ -27,6 +27,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/server/messages", s.app(s.sendMessage))
 	mux.Handle("POST /v1/server/broadcast", s.app(s.broadcast))
 	mux.Handle("GET /v1/server/conversations/{conv}/messages", s.app(s.history))
+	mux.Handle("GET /v1/server/users/{user}/search", s.app(s.search))
 	if s.Files != nil {
 		mux.Handle("GET /v1/server/files/{id}", s.app(s.downloadFileAsApp))
 	}
