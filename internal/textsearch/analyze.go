@@ -1,6 +1,7 @@
 package textsearch
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -115,35 +116,29 @@ func bigrams(run string, f func(bigram string)) {
 // IndexText returns the document to index for text s: its tokens (see the
 // package comment) separated by single spaces. Words and the bigrams of
 // CJK runs come first, in the order of the text, so that phrases of
-// bigrams match only where the text has the whole query run; each CJK
-// character follows once, for one-character queries. It returns "" for a
-// text with nothing searchable.
+// bigrams match only where the text has the whole query run; then each
+// CJK character once, in code point order, for one-character queries. It
+// returns "" for a text with nothing searchable.
 func IndexText(s string) string {
+	norm := Normalize(s)
 	var b strings.Builder
+	b.Grow(2 * len(norm)) // words once; CJK about twice (bigrams) and once more (characters)
 	emit := func(tok string) {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(tok)
 	}
-	var chars []string           // each CJK character once, in order
-	var seen map[string]struct{} // chars, as a set
-	afterBigrams := false        // the last tokens emitted were a run's bigrams
-	segments(Normalize(s), func(k segKind, seg string, _ int) {
+	var chars []rune      // every CJK character
+	afterBigrams := false // the last tokens emitted were a run's bigrams
+	segments(norm, func(k segKind, seg string, _ int) {
 		if k == segWord {
 			emit(truncate(seg))
 			afterBigrams = false
 			return
 		}
-		for i, r := range seg {
-			c := seg[i : i+utf8.RuneLen(r)]
-			if _, ok := seen[c]; !ok {
-				if seen == nil {
-					seen = make(map[string]struct{})
-				}
-				seen[c] = struct{}{}
-				chars = append(chars, c)
-			}
+		for _, r := range seg {
+			chars = append(chars, r)
 		}
 		if utf8.RuneCountInString(seg) < 2 {
 			return // no bigram; its character is in chars
@@ -154,8 +149,13 @@ func IndexText(s string) string {
 		bigrams(seg, emit)
 		afterBigrams = true
 	})
-	for _, c := range chars {
-		emit(c)
+	// Positions do not matter for single characters: each once is enough.
+	slices.Sort(chars)
+	for _, c := range slices.Compact(chars) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
 	}
 	return b.String()
 }

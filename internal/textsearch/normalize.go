@@ -26,18 +26,18 @@ func Normalize(s string) string {
 
 // normalizeAll is Normalize without the ASCII shortcut.
 func normalizeAll(s string) string {
-	s = stripIgnorable(s)
-	s = norm.NFKC.String(s)
+	s = norm.NFKC.String(stripIgnorable(s))
 	// A Caser may keep state between calls; one per call is the safe use
-	// and costs one small allocation.
-	s = cases.Fold().String(s)
-	// x/text folds Cherokee to lower case and its lower case back to
-	// upper case; lowering after folding makes both one form (and is a
-	// no-op for every other script).
-	s = strings.ToLower(s)
+	// and costs one small allocation. x/text folds Cherokee to lower case
+	// and its lower case back to upper case; lowering after folding makes
+	// both one form (and is a no-op for every other script).
+	folded := strings.ToLower(cases.Fold().String(s))
+	if folded == s {
+		return s // nothing to fold: Chinese, Japanese, lower-case text
+	}
 	// Folding can leave text that is not NFKC ("ǰ" folds to "j" and a
 	// combining caron, which NFKC composes again).
-	return norm.NFKC.String(s)
+	return norm.NFKC.String(folded)
 }
 
 func isASCII(s string) bool {
