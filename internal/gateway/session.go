@@ -84,7 +84,7 @@ func (s *Session) Frame(data []byte) {
 	s.mu.Lock()
 	if len(s.work) >= maxQueuedFrames {
 		s.mu.Unlock()
-		s.write(wire.Err("", parley.Errorf(parley.ERateLimited, "too many frames in flight")))
+		s.write(wire.Err(wire.PeekID(data), parley.Errorf(parley.ERateLimited, "too many frames in flight")))
 		return
 	}
 	s.work = append(s.work, append([]byte(nil), data...))
