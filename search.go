@@ -57,7 +57,9 @@ type SearchResult struct {
 	// Msgs are the matching messages, the most recently stored first.
 	Msgs []Message
 	// Next, when not 0, is where the next page starts: pass it as
-	// SearchQuery.Before. It is 0 when this page is the last one.
+	// SearchQuery.Before. It is 0 when this page is the last one. A page
+	// may be short, even empty, while Next is not 0: a store bounds the
+	// matches one call looks at.
 	Next uint64
 }
 

@@ -110,7 +110,10 @@ type ConvStore interface {
 	// among them only each conversation's order (descending Seq) is
 	// kept. The order and the Next cursor are stable while messages are
 	// appended: later pages never repeat or skip a match stored before
-	// the first page was read. Returns EInvalid if q fails Validate or
-	// its text has nothing to search for (only punctuation, say).
+	// the first page was read. To bound the work of one call, a store may
+	// return fewer than the limit, even none, with a Next to go on from
+	// (it must look at 100 matches or more per call). Returns EInvalid if
+	// q fails Validate or its text has nothing to search for (only
+	// punctuation, say).
 	SearchMessages(ctx context.Context, appID, userID string, q SearchQuery) (SearchResult, error)
 }

@@ -100,7 +100,8 @@ func (c *Client) Conversations(ctx context.Context, beforeVer uint64, limit int)
 // most recently stored first (parley.SearchQuery says how text matches),
 // at most q.Limit of them (0: parley.DefaultSearchLimit). While the
 // answer's More is true, the next page is Search with q.Before set to its
-// Next. It does not touch what OnMessage receives.
+// Next; a page may be short, even empty, while More is true. It does not
+// touch what OnMessage receives.
 //
 // Errors: invalid for a query q.Validate refuses (checked before sending)
 // or one with nothing to search for; forbidden if q.ConvID is a

@@ -124,8 +124,9 @@ type ConvsRes struct {
 }
 
 // SearchRes answers search: the matching messages, the most recently
-// stored first. More means there are older matches: search again with
-// before set to Next.
+// stored first. More means there may be older matches: search again with
+// before set to Next. A page may be short, even empty, while More is true
+// (the server bounds the matches one request looks at).
 type SearchRes struct {
 	Msgs []parley.Message `json:"msgs"`
 	More bool             `json:"more"`

@@ -15,7 +15,7 @@ func TestSearchPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+searchQuery, `"x"`, 100, "app", "alice", "", 21)
+	rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+searchQuery, `"x"`, 100, "app", "alice", "", 21, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

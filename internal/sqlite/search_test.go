@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -156,5 +157,55 @@ func TestSearchFailedAppendIndexesNothing(t *testing.T) {
 	res, err = db.SearchMessages(ctx, "app", "alice", parley.SearchQuery{Text: "lost"})
 	if err != nil || len(res.Msgs) != 1 || res.Msgs[0].ID != "m2" || res.Msgs[0].Seq != 2 {
 		t.Errorf("search after the next Append: got %+v, %v, want m2 at seq 2", res.Msgs, err)
+	}
+}
+
+// TestSearchBudget: a call looks at a bounded number of matches, so a
+// query whose newest matches are all in other users' conversations gives
+// short pages, possibly empty, with a cursor that goes on to the user's
+// own match, which is found exactly once.
+func TestSearchBudget(t *testing.T) {
+	ctx := t.Context()
+	db := mustOpen(t, filepath.Join(t.TempDir(), "parley.db"))
+	aliceAndBob(t, db, map[int64]string{1: "needle in alice's conversation"})
+	theirs := parley.DirectConvID("carol", "dave")
+	if err := db.EnsureConversations(ctx, []parley.Conversation{{AppID: "app", ID: theirs, Kind: parley.ConvDirect, Members: []string{"carol", "dave"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for b := range 5 {
+		var batch []*parley.Message
+		for i := range 1000 {
+			batch = append(batch, &parley.Message{AppID: "app", ConvID: theirs, ID: fmt.Sprintf("x%d-%d", b, i), Sender: "carol",
+				Kind: parley.KindText, Body: []byte(`{"text":"needle"}`), Time: 10})
+		}
+		if _, err := db.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var found []string
+	pages := 0
+	q := parley.SearchQuery{Text: "needle"}
+	for {
+		res, err := db.SearchMessages(ctx, "app", "alice", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, m := range res.Msgs {
+			found = append(found, m.ID)
+		}
+		if res.Next == 0 {
+			break
+		}
+		if q.Before != 0 && res.Next >= q.Before {
+			t.Fatalf("Next %d after Before %d: cursors must decrease", res.Next, q.Before)
+		}
+		q.Before = res.Next
+	}
+	if len(found) != 1 || found[0] != "m1" {
+		t.Errorf("alice pages through 5,001 matches: got %q, want [m1]", found)
+	}
+	if pages < 3 {
+		t.Errorf("alice's search took %d pages over 5,000 matches of others, want the budget to cut it into several", pages)
 	}
 }
