@@ -39,9 +39,9 @@ func (c *Config) report(res *Result) {
 	w := tabwriter.NewWriter(c.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(c.Out, "\n%s: %d users (%d connected, %d failed, %.1fs to connect) from %d worker(s)\n", res.Scenario, res.Users, res.Connected, res.DialErrs, res.DialSecs, res.Procs)
 	if r := res.Idle; r != nil {
-		fmt.Fprintln(w, "conns\thold s\tRSS before MB\tRSS after MB\tRSS/conn KB\theap/conn KB\tgoroutines/conn\tthreads\t")
-		fmt.Fprintf(w, "%d\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%.3f\t%d\t\n", r.Conns, r.HoldSeconds, float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20),
-			r.RSSPerConn/1024, r.HeapPerConn/1024, r.GoroutinesPerConn, r.Threads)
+		fmt.Fprintln(w, "conns\thold s\tRSS before MB\tRSS after MB\tRSS/conn KB\tpeak RSS/conn KB\theap/conn KB\tgoroutines/conn\tthreads\t")
+		fmt.Fprintf(w, "%d\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t\n", r.Conns, r.HoldSeconds, float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20),
+			r.RSSPerConn/1024, r.RSSPeakPerConn/1024, r.HeapPerConn/1024, r.GoroutinesPerConn, r.Threads)
 	}
 	if len(res.Steps) > 0 {
 		fmt.Fprintln(w, "step\trate/s\tsent\tacked\tstored\tdelivered\terrors\tskipped\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tack p99 ms\tserver CPU\t")

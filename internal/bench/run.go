@@ -132,11 +132,15 @@ type Result struct {
 
 // IdleResult is the server's cost of holding the connections.
 type IdleResult struct {
-	Conns             int     `json:"conns"`
-	HoldSeconds       float64 `json:"hold_seconds"`
-	RSSBefore         int64   `json:"rss_before"`
-	RSSAfter          int64   `json:"rss_after"`
-	RSSPerConn        float64 `json:"rss_per_conn"`
+	Conns       int     `json:"conns"`
+	HoldSeconds float64 `json:"hold_seconds"`
+	RSSBefore   int64   `json:"rss_before"`
+	RSSAfter    int64   `json:"rss_after"`
+	RSSPerConn  float64 `json:"rss_per_conn"`
+	// RSSPeakPerConn is the same for the highest RSS sampled (every 5 s)
+	// in the second half of the hold: heartbeats make garbage, so RSS
+	// moves between GCs.
+	RSSPeakPerConn    float64 `json:"rss_peak_per_conn"`
 	HeapPerConn       float64 `json:"heap_per_conn"` // Go heap in use, bytes
 	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
 	Threads           int     `json:"threads"`

@@ -13,6 +13,7 @@ func (c *Config) idle(ctx context.Context, conns int, before ProcStats, mBefore 
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
+	var peak int64 // the highest RSS sampled during the hold's second half
 	for time.Since(start) < c.Hold {
 		select {
 		case <-ctx.Done():
@@ -21,12 +22,16 @@ func (c *Config) idle(ctx context.Context, conns int, before ProcStats, mBefore 
 		case <-time.After(c.Hold - time.Since(start)):
 		}
 		ps := c.Target.Proc()
+		if time.Since(start) >= c.Hold/2 {
+			peak = max(peak, ps.RSS)
+		}
 		c.progressf("idle: %d conns held %.0fs of %v; server RSS %.1f MB (+%.2f KB/conn)", conns, time.Since(start).Seconds(), c.Hold,
 			float64(ps.RSS)/(1<<20), perConn(ps.RSS-before.RSS, conns)/1024)
 	}
 	after := c.Target.Proc()
+	peak = max(peak, after.RSS)
 	r := &IdleResult{Conns: conns, HoldSeconds: time.Since(start).Seconds(), RSSBefore: before.RSS, RSSAfter: after.RSS,
-		RSSPerConn: perConn(after.RSS-before.RSS, conns), Threads: after.Threads}
+		RSSPerConn: perConn(after.RSS-before.RSS, conns), RSSPeakPerConn: perConn(peak-before.RSS, conns), Threads: after.Threads}
 	if m := c.Target.Metrics(ctx); m != nil && mBefore != nil {
 		r.HeapPerConn = perConn(int64(m["go_memstats_heap_inuse_bytes"]-mBefore["go_memstats_heap_inuse_bytes"]), conns)
 		r.GoroutinesPerConn = perConn(int64(m["go_goroutines"]-mBefore["go_goroutines"]), conns)
