@@ -31,11 +31,13 @@ exits non-zero if any is found.
   parley bench idle --conns 15000 --hold 1m
   parley bench direct --pairs 1000 --rates 5000,10000,20000 --step 10s
   parley bench longpoll --pairs 500 --rates 2000,5000
+  parley bench group --members 10000 --online 5000 --rates 5,20 --step 10s
   parley bench broadcast --conns 15000 --rounds 3
   parley bench plot --in direct.jsonl --out latency.png`,
 	}
 	var (
 		conns, pairs, rounds, procs, maxInflight, pid int
+		members, online                               int
 		rates                                         string
 		step, hold, settle                            time.Duration
 		jsonPath, url, apiKey, metricsURL             string
@@ -49,6 +51,8 @@ exits non-zero if any is found.
 	f.DurationVar(&hold, "hold", time.Minute, "idle: how long the connections are held before measuring")
 	f.DurationVar(&settle, "settle", 15*time.Second, "idle: how long the server is left alone after the users are created, before the baseline")
 	f.IntVar(&rounds, "rounds", 3, "broadcast: number of broadcasts")
+	f.IntVar(&members, "members", 10000, "group: members of the group")
+	f.IntVar(&online, "online", 5000, "group: members online (they take turns to send)")
 	f.IntVar(&procs, "procs", 0, "worker processes (0: one per 10,000 users); worker k connects from 127.0.0.(2+k)")
 	f.IntVar(&maxInflight, "max-inflight", 50000, "sends awaiting an answer per worker; sends due beyond it are skipped and counted")
 	f.StringVar(&jsonPath, "json", "", "append JSON lines to this file (- for stdout)")
@@ -65,11 +69,12 @@ exits non-zero if any is found.
 			Short: map[string]string{bench.ScenarioIdle: "hold idle authenticated WebSocket connections; server RSS, heap and goroutines per connection",
 				bench.ScenarioDirect:    "pairs chat one-to-one at stepped open-loop rates; throughput and end-to-end latency",
 				bench.ScenarioLongPoll:  "like direct, with one user of each pair on long-poll",
+				bench.ScenarioGroup:     "the online members of one big group take turns to send to it at stepped rates; pushes/s and latency to the last recipient",
 				bench.ScenarioBroadcast: "server-API broadcasts to every online user; time to the last recipient"}[scenario],
 			Args: cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
 				rs, err := parseRates(rates)
-				if err != nil && (scenario == bench.ScenarioDirect || scenario == bench.ScenarioLongPoll) {
+				if err != nil && (scenario == bench.ScenarioDirect || scenario == bench.ScenarioLongPoll || scenario == bench.ScenarioGroup) {
 					return err
 				}
 				var tg *bench.Target
@@ -87,7 +92,7 @@ exits non-zero if any is found.
 					return err
 				}
 				defer tg.Close()
-				cfg := bench.Config{Scenario: scenario, Conns: conns, Pairs: pairs, Rates: rs, Step: step, Hold: hold, Settle: settle, Rounds: rounds,
+				cfg := bench.Config{Scenario: scenario, Conns: conns, Pairs: pairs, Rates: rs, Step: step, Hold: hold, Settle: settle, Rounds: rounds, Members: members, Online: online,
 					Procs: procs, MaxInflight: maxInflight, Target: tg, Out: stdout, Progress: stderr, Worker: workerCommand}
 				if jsonPath == "-" {
 					cfg.JSON = stdout
@@ -150,7 +155,7 @@ exits non-zero if any is found.
 	plot.Flags().StringVar(&plotOut, "out", "latency.png", "the PNG to write")
 	plot.Flags().StringVar(&plotTitle, "title", "Parley one-to-one: end-to-end latency against rate", "the plot's title")
 	_ = plot.MarkFlagRequired("in")
-	for _, s := range []string{bench.ScenarioIdle, bench.ScenarioDirect, bench.ScenarioLongPoll, bench.ScenarioBroadcast} {
+	for _, s := range []string{bench.ScenarioIdle, bench.ScenarioDirect, bench.ScenarioLongPoll, bench.ScenarioGroup, bench.ScenarioBroadcast} {
 		cmd.AddCommand(runScenario(s))
 	}
 	cmd.AddCommand(worker, plot)

@@ -54,6 +54,13 @@ func (c *Config) report(res *Result) {
 				s.Errors, s.Skipped, s.P50, s.P99, s.P999, s.Max, s.AckP99, 100*s.ServerCPU)
 		}
 	}
+	if res.Scenario == ScenarioGroup && len(res.Steps) > 0 {
+		_ = w.Flush()
+		fmt.Fprintln(w, "step\trate/s\tpushes/s\tto last recipient: p50 ms\tp99 ms\tmax ms\t")
+		for _, s := range res.Steps {
+			fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", s.Step, s.Rate, s.Delivery, s.LastP50, s.LastP99, s.LastMax)
+		}
+	}
 	if len(res.Rounds) > 0 {
 		fmt.Fprintln(w, "round\tusers\tstored\tdelivered\tAPI ms\tp50 ms\tp99 ms\tlast ms\tdeliveries/s\t")
 		for _, r := range res.Rounds {

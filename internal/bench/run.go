@@ -18,14 +18,15 @@ import (
 
 // Limits of one run: the generator is a test tool, not a weapon.
 const (
-	MaxConns       = 200_000
-	MaxRate        = 200_000 // messages per second
-	MaxSteps       = 20
-	MaxStep        = 10 * time.Minute
-	MaxHold        = 30 * time.Minute
-	MaxRounds      = 100
-	MaxProcs       = 64
-	ConnsPerWorker = 10_000 // default share of one worker process
+	MaxConns        = 200_000
+	MaxRate         = 200_000 // messages per second
+	MaxSteps        = 20
+	MaxStep         = 10 * time.Minute
+	MaxHold         = 30 * time.Minute
+	MaxRounds       = 100
+	MaxProcs        = 64
+	MaxGroupMembers = 100_000
+	ConnsPerWorker  = 10_000 // default share of one worker process
 )
 
 // Config is one run.
@@ -44,6 +45,10 @@ type Config struct {
 	Hold, Settle time.Duration
 	// Rounds is the number of broadcasts (broadcast).
 	Rounds int
+	// Members is the size of the group and Online how many of its
+	// members are connected (group); the online members take turns to
+	// send at the step's rate.
+	Members, Online int
 	// Procs is the number of workers; 0 means one per ConnsPerWorker
 	// users. Worker k's connections come from 127.0.0.(2+k).
 	Procs int
@@ -52,10 +57,12 @@ type Config struct {
 	// MaxInflight bounds each worker's unanswered sends (50,000).
 	MaxInflight int
 
-	Target   *Target
-	Out      io.Writer // the summary table
-	JSON     io.Writer // JSON lines; may be nil
-	Progress io.Writer // a progress line per second; may be nil
+	Target *Target
+	Out    io.Writer // the summary table
+
+	groupConv string    // the group's conversation (group)
+	JSON      io.Writer // JSON lines; may be nil
+	Progress  io.Writer // a progress line per second; may be nil
 }
 
 // Validate checks c's bounds and fills in defaults.
@@ -65,8 +72,15 @@ func (c *Config) Validate() error {
 		if c.Conns < 1 || c.Conns > MaxConns {
 			return fmt.Errorf("bench: --conns must be 1-%d", MaxConns)
 		}
-	case ScenarioDirect, ScenarioLongPoll:
-		if c.Pairs < 1 || 2*c.Pairs > MaxConns {
+	case ScenarioDirect, ScenarioLongPoll, ScenarioGroup:
+		if c.Scenario == ScenarioGroup {
+			if c.Members < 2 || c.Members > MaxGroupMembers {
+				return fmt.Errorf("bench: --members must be 2-%d", MaxGroupMembers)
+			}
+			if c.Online < 2 || c.Online > c.Members {
+				return fmt.Errorf("bench: --online must be 2-%d (at most --members)", c.Members)
+			}
+		} else if c.Pairs < 1 || 2*c.Pairs > MaxConns {
 			return fmt.Errorf("bench: --pairs must be 1-%d", MaxConns/2)
 		}
 		if len(c.Rates) == 0 || len(c.Rates) > MaxSteps {
@@ -81,7 +95,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("bench: --step must be in (0, %v]", MaxStep)
 		}
 	default:
-		return fmt.Errorf("bench: unknown scenario %q (idle, direct, longpoll, broadcast)", c.Scenario)
+		return fmt.Errorf("bench: unknown scenario %q (idle, direct, longpoll, group, broadcast)", c.Scenario)
 	}
 	if c.Scenario == ScenarioIdle && (c.Hold < 0 || c.Hold > MaxHold) {
 		return fmt.Errorf("bench: --hold must be in [0, %v]", MaxHold)
@@ -106,9 +120,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// users is how many users are online.
 func (c *Config) users() int {
-	if c.Scenario == ScenarioDirect || c.Scenario == ScenarioLongPoll {
+	switch c.Scenario {
+	case ScenarioDirect, ScenarioLongPoll:
 		return 2 * c.Pairs
+	case ScenarioGroup:
+		return c.Online
 	}
 	return c.Conns
 }
@@ -165,6 +183,10 @@ type StepResult struct {
 	AckP99    float64 `json:"ack_p99_ms"`
 	ServerCPU float64 `json:"server_cpu"` // cores busy, e.g. 1.5
 	Delivery  float64 `json:"delivered_per_sec"`
+	// Group: the latency of each message to its last online recipient.
+	LastP50 float64 `json:"last_p50_ms,omitempty"`
+	LastP99 float64 `json:"last_p99_ms,omitempty"`
+	LastMax float64 `json:"last_max_ms,omitempty"`
 }
 
 // RoundResult is one broadcast.
@@ -223,9 +245,14 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	res := &Result{Scenario: c.Scenario, Users: c.users(), Procs: c.Procs}
 	specs, ids := c.specs()
-	tokens, err := c.Target.Provision(ctx, ids)
+	tokens, err := c.Target.Provision(ctx, ids, c.users())
 	if err != nil {
 		return nil, fmt.Errorf("bench: creating users: %w", err)
+	}
+	if c.Scenario == ScenarioGroup {
+		if err := c.createGroup(ctx, ids); err != nil {
+			return nil, fmt.Errorf("bench: creating the group: %w", err)
+		}
 	}
 	tok := make(map[string]string, len(ids))
 	for i, id := range ids {
@@ -246,7 +273,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			return nil, ctx.Err()
 		}
 	}
-	c.progressf("connecting %d users from %d worker(s)", len(ids), len(specs))
+	c.progressf("connecting %d users from %d worker(s)", c.users(), len(specs))
 	before := c.Target.Proc()
 	mBefore := c.Target.Metrics(ctx)
 
@@ -288,7 +315,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	switch c.Scenario {
 	case ScenarioIdle:
 		res.Idle = c.idle(ctx, res.Connected, before, mBefore)
-	case ScenarioDirect, ScenarioLongPoll:
+	case ScenarioDirect, ScenarioLongPoll, ScenarioGroup:
 		if err := c.direct(ctx, workers, res); err != nil {
 			return res, err
 		}
@@ -297,8 +324,16 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			return res, err
 		}
 	}
+	stop := command{Cmd: "stop"}
+	if c.Scenario == ScenarioGroup {
+		// The group's last seq, so that workers check every member's
+		// sequence up to it even if all their members missed its end.
+		if stop.LastSeq, err = c.lastSeq(ctx, c.groupConv); err != nil {
+			return res, err
+		}
+	}
 	for _, w := range workers {
-		w.send(command{Cmd: "stop"})
+		w.send(stop)
 	}
 	for _, w := range workers {
 		e, err := w.next(ctx, "done", nil)
@@ -333,6 +368,24 @@ func (c *Config) specs() ([]*Spec, []string) {
 			Step: c.Step, MaxInflight: c.MaxInflight, DialConcurrency: 64}
 	}
 	var ids []string
+	if c.Scenario == ScenarioGroup {
+		c.groupConv = "g:" + prefix + "g"
+		for i := range c.Members {
+			id := prefix + strconv.Itoa(i)
+			ids = append(ids, id)
+			if i < c.Online {
+				s := specs[i%len(specs)]
+				s.Users = append(s.Users, UserSpec{ID: id, Conv: c.groupConv})
+			}
+		}
+		for _, s := range specs {
+			share := float64(len(s.Users)) / float64(c.Online)
+			for _, r := range c.Rates {
+				s.Rates = append(s.Rates, r*share)
+			}
+		}
+		return specs, ids
+	}
 	if c.Scenario == ScenarioDirect || c.Scenario == ScenarioLongPoll {
 		for p := range c.Pairs {
 			a, b := prefix+strconv.Itoa(2*p), prefix+strconv.Itoa(2*p+1)

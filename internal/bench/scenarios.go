@@ -134,6 +134,7 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 	steps := make([]struct {
 		ev       Event
 		lat, ack Histogram
+		last     map[string]int64
 	}, n)
 	for _, w := range workers {
 		for _, e := range w.steps {
@@ -145,6 +146,12 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 			s.ev.Skipped += e.Skipped
 			s.lat.Merge(e.Latency)
 			s.ack.Merge(e.AckTime)
+			for k, v := range e.Last {
+				if s.last == nil {
+					s.last = map[string]int64{}
+				}
+				s.last[k] = max(s.last[k], v)
+			}
 		}
 	}
 	for i := range n {
@@ -152,6 +159,13 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 		sr := StepResult{Step: i + 1, Rate: c.Rates[i], Seconds: c.Step.Seconds(), Sent: s.ev.Sent, Acked: s.ev.Acked, Delivered: s.ev.Delivered,
 			Errors: s.ev.Errors, Skipped: s.ev.Skipped, P50: ms(s.lat.Quantile(0.5)), P99: ms(s.lat.Quantile(0.99)),
 			P999: ms(s.lat.Quantile(0.999)), Max: ms(s.lat.Max()), AckP99: ms(s.ack.Quantile(0.99)), Stored: -1}
+		if len(s.last) > 0 {
+			var h Histogram
+			for _, v := range s.last {
+				h.Record(time.Duration(v))
+			}
+			sr.LastP50, sr.LastP99, sr.LastMax = ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Max())
+		}
 		if stored[i] >= 0 && stored[i+1] >= 0 {
 			sr.Stored = stored[i+1] - stored[i]
 		}

@@ -52,6 +52,7 @@ type UserSpec struct {
 	ID       string `json:"id"`
 	Token    string `json:"token"`
 	Peer     string `json:"peer,omitempty"` // direct: whom it writes to
+	Conv     string `json:"conv,omitempty"` // group: the conversation it writes to
 	LongPoll bool   `json:"longpoll,omitempty"`
 }
 
@@ -60,6 +61,9 @@ type command struct {
 	Cmd   string `json:"cmd"`             // go, round, stop
 	At    int64  `json:"at,omitempty"`    // go: unix ns when step 0 starts
 	Round int    `json:"round,omitempty"` // round: which broadcast to expect
+	// stop, group: the group's last seq, checked for in every member's
+	// sequence.
+	LastSeq uint64 `json:"last_seq,omitempty"`
 }
 
 // Event is a line a worker reports.
@@ -73,16 +77,19 @@ type Event struct {
 	FirstError  string  `json:"first_error,omitempty"`
 
 	// progress (totals so far) and step (one step's totals)
-	Step      int               `json:"step,omitempty"`
-	Sent      uint64            `json:"sent,omitempty"`
-	Acked     uint64            `json:"acked,omitempty"`
-	Delivered uint64            `json:"delivered,omitempty"`
-	Errors    uint64            `json:"errors,omitempty"`
-	Skipped   uint64            `json:"skipped,omitempty"`
-	Inflight  int64             `json:"inflight,omitempty"`
-	Latency   HistogramData     `json:"latency,omitempty"` // send -> peer receives
-	AckTime   HistogramData     `json:"ack_time,omitempty"`
-	ErrCodes  map[string]uint64 `json:"err_codes,omitempty"`
+	Step      int           `json:"step,omitempty"`
+	Sent      uint64        `json:"sent,omitempty"`
+	Acked     uint64        `json:"acked,omitempty"`
+	Delivered uint64        `json:"delivered,omitempty"`
+	Errors    uint64        `json:"errors,omitempty"`
+	Skipped   uint64        `json:"skipped,omitempty"`
+	Inflight  int64         `json:"inflight,omitempty"`
+	Latency   HistogramData `json:"latency,omitempty"` // send -> peer receives
+	AckTime   HistogramData `json:"ack_time,omitempty"`
+	// Last (group): for each message, by sender and due time, its
+	// latency to the last of this worker's recipients, in ns.
+	Last     map[string]int64  `json:"last,omitempty"`
+	ErrCodes map[string]uint64 `json:"err_codes,omitempty"`
 
 	// round
 	Round int `json:"round,omitempty"`
@@ -99,6 +106,9 @@ type Event struct {
 type stepStats struct {
 	sent, acked, delivered, errors, skipped atomic.Uint64
 	latency, ackTime                        Histogram
+
+	lastMu sync.Mutex
+	last   map[string]int64 // group: message -> latency to its last recipient
 }
 
 // roundStats are one broadcast round's counters.
@@ -119,6 +129,7 @@ type worker struct {
 
 	inflight   atomic.Int64
 	roundCount atomic.Int64 // broadcast rounds expected so far
+	lastSeq    uint64       // group: the group's last seq, from stop
 	drops      atomic.Uint64
 	errMu      sync.Mutex
 	errCodes   map[string]uint64
@@ -183,9 +194,9 @@ func (w *worker) emit(e Event) {
 }
 
 func (w *worker) run(ctx context.Context, cmds <-chan command) error {
-	if w.spec.Scenario == ScenarioDirect || w.spec.Scenario == ScenarioLongPoll {
+	if w.spec.Scenario == ScenarioDirect || w.spec.Scenario == ScenarioLongPoll || w.spec.Scenario == ScenarioGroup {
 		for range w.spec.Rates {
-			w.steps = append(w.steps, &stepStats{})
+			w.steps = append(w.steps, &stepStats{last: map[string]int64{}})
 		}
 	}
 	start := time.Now()
@@ -200,6 +211,7 @@ func (w *worker) run(ctx context.Context, cmds <-chan command) error {
 			return ctx.Err()
 		}
 		if !ok || c.Cmd == "stop" {
+			w.lastSeq = c.LastSeq
 			return nil
 		}
 		switch c.Cmd {
@@ -292,8 +304,15 @@ func (u *vuser) message(m parley.Message) {
 	switch tag[0] {
 	case 's':
 		if i, err := strconv.Atoi(tag[1:]); err == nil && i >= 0 && i < len(u.w.steps) {
-			u.w.steps[i].delivered.Add(1)
-			u.w.steps[i].latency.Record(lat)
+			st := u.w.steps[i]
+			st.delivered.Add(1)
+			st.latency.Record(lat)
+			if u.spec.Conv != "" {
+				k := m.Sender + "/" + strconv.FormatInt(sentAt, 10)
+				st.lastMu.Lock()
+				st.last[k] = max(st.last[k], int64(lat))
+				st.lastMu.Unlock()
+			}
 		}
 	case 'r':
 		if r, err := strconv.Atoi(tag[1:]); err == nil {
@@ -381,8 +400,11 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 	w.drain(ctx)
 	stopProgress()
 	for i, st := range w.steps {
+		st.lastMu.Lock()
+		last := st.last
+		st.lastMu.Unlock()
 		w.emit(Event{Ev: "step", Step: i, Sent: st.sent.Load(), Acked: st.acked.Load(), Delivered: st.delivered.Load(),
-			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data()})
+			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: last})
 	}
 	w.errMu.Lock()
 	codes := w.errCodes
@@ -393,7 +415,14 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 func (u *vuser) send(ctx context.Context, st *stepStats, step int, at time.Time) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	m, err := u.c.Send(ctx, u.spec.Peer, "", stamp("s"+strconv.Itoa(step), at))
+	body := stamp("s"+strconv.Itoa(step), at)
+	var m *parley.Message
+	var err error
+	if u.spec.Conv != "" {
+		m, err = u.c.SendConv(ctx, u.spec.Conv, "", body)
+	} else {
+		m, err = u.c.Send(ctx, u.spec.Peer, "", body)
+	}
 	if err != nil {
 		st.errors.Add(1)
 		u.mu.Lock()
@@ -417,17 +446,25 @@ func (u *vuser) send(ctx context.Context, st *stepStats, step int, at time.Time)
 	u.mu.Unlock()
 }
 
-// drain waits until every acknowledged send has reached its peer, for at
-// most 30 s.
+// drain waits, for at most 30 s, until every acknowledged send has
+// reached its peer (direct) or, in a group, where this worker cannot know
+// how many deliveries to expect, until no delivery has arrived for 1 s.
 func (w *worker) drain(ctx context.Context) {
 	deadline := time.Now().Add(30 * time.Second)
+	var last uint64
+	quietSince := time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		var acked, delivered uint64
 		for _, st := range w.steps {
 			acked += st.acked.Load()
 			delivered += st.delivered.Load()
 		}
-		if delivered >= acked {
+		if w.spec.Scenario != ScenarioGroup && delivered >= acked {
+			return
+		}
+		if delivered != last {
+			last, quietSince = delivered, time.Now()
+		} else if w.spec.Scenario == ScenarioGroup && time.Since(quietSince) > time.Second {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -489,6 +526,9 @@ func (w *worker) expectRound(ctx context.Context, r int) {
 // this worker in it.
 func (w *worker) check(ctx context.Context) *Check {
 	upto := map[string]uint64{}
+	if w.spec.Scenario == ScenarioGroup && len(w.users) > 0 {
+		upto[w.users[0].spec.Conv] = w.lastSeq
+	}
 	for _, u := range w.users {
 		u.mu.Lock()
 		for conv, s := range u.acked {
@@ -578,8 +618,11 @@ func (u *vuser) tail(ctx context.Context, conv string, after, upto uint64) (lost
 }
 
 // member reports whether conv is one of the user's conversations in this
-// run: its direct conversation with its peer.
+// run: its direct conversation with its peer, or its group.
 func (u *vuser) member(conv string) bool {
+	if u.spec.Conv != "" {
+		return conv == u.spec.Conv
+	}
 	return u.spec.Peer != "" && conv == parley.DirectConvID(u.spec.ID, u.spec.Peer)
 }
 
