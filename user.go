@@ -49,6 +49,10 @@ type User struct {
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	// Ver is the profile version (see ContactStore.UpsertProfiles), set
+	// in the users that ContactStore methods return and 0 elsewhere
+	// (UserStore.User); it is ignored on input.
+	Ver uint64 `json:"ver,omitempty"`
 }
 
 // Validate checks a user as received from a business line. An empty role

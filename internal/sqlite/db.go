@@ -156,8 +156,11 @@ func migrate(ctx context.Context, w *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Out of order: a migration numbered below one already applied
+	// (00004 written after 00005 shipped, say) is applied too, instead of
+	// refusing to open. Migrations are written to be independent.
 	p, err := goose.NewProvider(goose.DialectSQLite3, w, fsys,
-		goose.WithDisableGlobalRegistry(true),
+		goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true),
 		goose.WithSlog(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err

@@ -14,45 +14,12 @@ import (
 // transaction. Name, Avatar, Role and Metadata are replaced as given;
 // CreatedAt is kept for existing users. A non-zero CreatedAt or UpdatedAt
 // in the input is stored as given (so callers can inject a clock); zero
-// ones are set to now. The input is not modified.
+// ones are set to now. The input is not modified. It is UpsertProfiles
+// (contacts.go) without the list of changed users: a profile upserted as
+// it is stored is left alone, UpdatedAt included.
 func (db *DB) UpsertUsers(ctx context.Context, appID string, users []parley.User) error {
-	const op = "sqlite.UpsertUsers"
-	if len(users) == 0 {
-		return nil
-	}
-	now := time.Now()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(op, err)
-	}
-	defer rollback(tx)
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO users
-		(app_id, id, name, avatar, role, metadata, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (app_id, id) DO UPDATE SET
-			name = excluded.name, avatar = excluded.avatar, role = excluded.role,
-			metadata = excluded.metadata, updated_at = excluded.updated_at`)
-	if err != nil {
-		return internal(op, err)
-	}
-	defer stmt.Close()
-	for _, u := range users {
-		created, updated := u.CreatedAt, u.UpdatedAt
-		if created.IsZero() {
-			created = now
-		}
-		if updated.IsZero() {
-			updated = now
-		}
-		if _, err := stmt.ExecContext(ctx, appID, u.ID, u.Name, u.Avatar, string(u.Role),
-			string(u.Metadata), millis(created), millis(updated)); err != nil {
-			return internal(op, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(op, err)
-	}
-	return nil
+	_, err := db.UpsertProfiles(ctx, appID, users)
+	return err
 }
 
 // User returns a user. Returns ENotFound if there is none.
