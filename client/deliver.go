@@ -117,6 +117,8 @@ func (d *deliverer) handle(e event) {
 		}
 	case evResync:
 		d.dirty = true
+	case evSocial:
+		d.social(e.raw)
 	}
 }
 

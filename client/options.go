@@ -59,6 +59,20 @@ type Options struct {
 	// OnState is called when the connection state changes, with the
 	// reason for StateDisconnected and StateClosed. Optional.
 	OnState func(State, error)
+	// OnPresence is called when a user this user cares about (a contact
+	// or a direct-conversation peer, as the app says) comes online, goes
+	// offline or changes platforms. Presence pushes are best effort and
+	// may repeat a state; Presence asks for the current one. Optional.
+	OnPresence func(parley.Presence)
+	// OnProfile is called with the new profile of a user this user cares
+	// about, when the business line changes it. Changes made while the
+	// client was away come from Profiles, not here. Optional.
+	OnProfile func(parley.User)
+	// OnContacts is called with the changed rows of this user's contact
+	// list when another device or the server API changes it. Changes
+	// made while the client was away come from Contacts with since.
+	// Optional.
+	OnContacts func([]parley.Contact)
 
 	// NoReconnect makes the client end (StateClosed) when its connection
 	// is lost, instead of reconnecting.

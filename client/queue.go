@@ -16,6 +16,7 @@ const (
 	evSent                           // a message this client sent
 	evRead                           // a read push
 	evResync                         // the server asked for a resync
+	evSocial                         // a presence, profile or contacts push (raw; social.go)
 )
 
 // event is one thing for the delivery goroutine to handle.
@@ -26,6 +27,7 @@ type event struct {
 	msg  parley.Message
 	read wire.ReadEvent
 	err  error
+	raw  []byte
 }
 
 // queue hands events from the connection goroutines to the delivery

@@ -40,6 +40,12 @@ type In struct {
 	Newest bool   `json:"newest,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
 	Seq    uint64 `json:"seq,omitempty"`
+
+	// contacts_add: Users, Alias (optional, only with one user).
+	// contacts_remove and presence: Users. contacts and profiles: Since,
+	// Limit. (social.go)
+	Users []string `json:"users,omitempty"`
+	Alias string   `json:"alias,omitempty"`
 }
 
 // Decode parses and validates one client frame. Every error is a
@@ -124,6 +130,8 @@ func (in *In) Validate() error {
 		if err := in.SearchQuery().Validate(); err != nil {
 			return err
 		}
+	case TContactsAdd, TContactsRemove, TContacts, TProfiles, TPresence:
+		return in.validateSocial()
 	case "":
 		return parley.Errorf(parley.EBadFrame, "frame has no type")
 	default:

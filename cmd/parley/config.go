@@ -14,6 +14,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/server"
 )
 
@@ -33,6 +34,22 @@ type config struct {
 	LogLevel      string        `koanf:"log_level"`
 	LogFormat     string        `koanf:"log_format"`
 	DebugAddr     string        `koanf:"debug_addr"`
+	// Interest and PresenceDebounce: see server.Config.
+	Interest         string        `koanf:"interest"`
+	PresenceDebounce time.Duration `koanf:"presence_debounce"`
+}
+
+// interest parses the interest setting: both, contacts or peers.
+func interest(s string) (parley.Interest, bool) {
+	switch s {
+	case "both":
+		return parley.InterestDefault, true
+	case "contacts":
+		return parley.InterestContacts, true
+	case "peers":
+		return parley.InterestPeers, true
+	}
+	return 0, false
 }
 
 func defaultConfig() config {
@@ -40,6 +57,7 @@ func defaultConfig() config {
 		Addr: "127.0.0.1:8080", Data: "parley-data", Node: "local", Transport: "nbio",
 		Heartbeat: 25 * time.Second, IdleTimeout: 75 * time.Second, AuthTimeout: 10 * time.Second,
 		RetryInterval: 18 * time.Second, MaxRetries: 3, LogLevel: "info", LogFormat: "text",
+		Interest: "both", PresenceDebounce: 5 * time.Second,
 	}
 }
 
@@ -58,6 +76,8 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("max-retries", d.MaxRetries, "resends before a device is told to resync")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.String("log-format", d.LogFormat, "text or json")
+	fs.String("interest", d.Interest, "whose presence and profile changes users are told of: both, contacts or peers (direct conversations)")
+	fs.Duration("presence-debounce", d.PresenceDebounce, "tell a user offline only after this long without a connection")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -99,6 +119,9 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return cfg, fmt.Errorf("log_format must be text or json")
 	}
+	if _, ok := interest(cfg.Interest); !ok {
+		return cfg, fmt.Errorf("interest must be both, contacts or peers")
+	}
 	sc := cfg.server()
 	sc.Defaults()
 	return cfg, sc.Validate()
@@ -108,7 +131,7 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 // cannot enumerate, so the known keys are probed.
 func environ(getenv func(string) string) []string {
 	var out []string
-	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr"} {
+	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce"} {
 		name := "PARLEY_" + strings.ToUpper(key)
 		if v := getenv(name); v != "" {
 			out = append(out, name+"="+v)
@@ -135,9 +158,11 @@ func (c config) logger() *slog.Logger {
 }
 
 func (c config) server() server.Config {
+	in, _ := interest(c.Interest) // checked by loadConfig; 0 is the default
 	return server.Config{
 		Addr: c.Addr, DataDir: c.Data, Node: c.Node, Transport: c.Transport,
 		Heartbeat: c.Heartbeat, IdleTimeout: c.IdleTimeout, AuthTimeout: c.AuthTimeout,
 		RetryInterval: c.RetryInterval, MaxRetries: c.MaxRetries,
+		Interest: in, PresenceDebounce: c.PresenceDebounce,
 	}
 }

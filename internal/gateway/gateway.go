@@ -36,6 +36,17 @@ type Chat interface {
 	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
 }
 
+// Social serves contacts, profiles and presence; *social.Service
+// implements it. skipConn is the connection a change came from: the
+// user's other devices are told of it, not that one.
+type Social interface {
+	AddContacts(ctx context.Context, appID, userID string, ids []string, alias, skipConn string) (wire.ContactsRes, error)
+	RemoveContacts(ctx context.Context, appID, userID string, ids []string, skipConn string) (wire.ContactsRes, error)
+	Contacts(ctx context.Context, appID, userID string, since uint64, limit int) (wire.ContactsRes, error)
+	Profiles(ctx context.Context, appID, viewer string, since uint64, limit int) (wire.ProfilesRes, error)
+	PresenceOf(ctx context.Context, appID, viewer string, users []string) (wire.PresenceRes, error)
+}
+
 // Config tunes a Gateway. Zero values take the defaults in parentheses.
 type Config struct {
 	Node              string        // this node's id ("local")
@@ -50,6 +61,7 @@ type Config struct {
 	FrameRate         float64       // request frames per second per session (100)
 	FrameBurst        int           // burst of request frames (500: a resync pulls many conversations at once)
 	RequestTimeout    time.Duration // bound on one request's work (10s)
+	Social            Social        // contacts, profiles and presence frames (nil: refused as unavailable)
 	Now               func() time.Time
 	Logger            *slog.Logger
 	Metrics           *Metrics // from NewMetrics; nil counts nothing

@@ -159,6 +159,8 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		res, err = s.g.chat.Conversations(ctx, s.app, s.user, in.Before, in.LimitOr(wire.DefaultLimit))
 	case wire.TSearch:
 		res, err = s.g.chat.Search(ctx, s.app, s.user, in.SearchQuery())
+	case wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence:
+		res, err = s.social(ctx, in)
 	default:
 		err = parley.Errorf(parley.EBadFrame, "unknown frame type")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/social"
 	"github.com/parley-im/parley/wire"
 )
 
@@ -235,6 +236,8 @@ func (s *Session) deliver(d *parley.Delivery) {
 		if dev := string(d.Payload); dev == "" || dev == s.device {
 			s.close(wire.CloseKicked, "session revoked")
 		}
+	case social.DeliverFrame:
+		s.write(d.Payload)
 	}
 }
 

@@ -59,6 +59,10 @@ type Server struct {
 	Client Client
 	// Files serves the files endpoints; nil leaves them out.
 	Files Files
+	// Social serves contacts and presence and pushes profile changes
+	// (social.go); nil leaves the contacts and presence endpoints out and
+	// upserts users without pushes.
+	Social Social
 	// ClientAuth checks the client tokens of the files endpoints.
 	ClientAuth gateway.Authenticator
 	// Ready reports whether the node can serve (storage reachable...).

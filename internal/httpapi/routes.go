@@ -28,6 +28,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/server/broadcast", s.app(s.broadcast))
 	mux.Handle("GET /v1/server/conversations/{conv}/messages", s.app(s.history))
 	mux.Handle("GET /v1/server/users/{user}/search", s.app(s.search))
+	if s.Social != nil {
+		mux.Handle("GET /v1/server/users/{user}/contacts", s.app(s.contacts))
+		mux.Handle("POST /v1/server/users/{user}/contacts", s.app(s.addContacts))
+		mux.Handle("POST /v1/server/users/{user}/contacts/remove", s.app(s.removeContacts))
+		mux.Handle("POST /v1/server/presence", s.app(s.presence))
+	}
 	if s.Files != nil {
 		mux.Handle("GET /v1/server/files/{id}", s.app(s.downloadFileAsApp))
 	}

@@ -107,13 +107,23 @@ func (s *Server) upsertUsers(w http.ResponseWriter, r *http.Request, app *parley
 			wire.WriteHTTPError(w, &parley.Error{Code: parley.ErrorCode(err), Message: "users[" + strconv.Itoa(i) + "]: " + parley.ErrorMessage(err)})
 			return
 		}
-		u.AppID, u.CreatedAt, u.UpdatedAt = app.ID, now, now
+		u.AppID, u.CreatedAt, u.UpdatedAt, u.Ver = app.ID, now, now, 0
 	}
-	if err := s.Store.UpsertUsers(r.Context(), app.ID, req.Users); err != nil {
+	if s.Social == nil {
+		if err := s.Store.UpsertUsers(r.Context(), app.ID, req.Users); err != nil {
+			s.fail(w, err)
+			return
+		}
+		wire.WriteJSON(w, http.StatusOK, map[string]int{"upserted": len(req.Users)})
+		return
+	}
+	// Pushes the changed profiles to the users who care (social.go).
+	changed, err := s.Social.UpsertUsers(r.Context(), app.ID, req.Users)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, map[string]int{"upserted": len(req.Users)})
+	wire.WriteJSON(w, http.StatusOK, map[string]int{"upserted": len(req.Users), "changed": changed})
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, app *parley.App) {

@@ -19,12 +19,14 @@ func FuzzServerAPIBodies(f *testing.F) {
 		`{"all":true,"body":{"n":1}}`,
 		`{"token":"x","device":"d","platform":"web"}`,
 		`{"device":"phone"}`,
+		`{"users":["bob"],"alias":"Bobby"}`,
 		``, `{}`, `[]`, `null`, `{"users":[{"id":"` + "\xff" + `"}]}`, `{"ttl_seconds":1e400}`,
 	} {
 		f.Add(s)
 	}
 	routes := []string{"/v1/server/users", "/v1/server/tokens", "/v1/server/messages",
-		"/v1/server/broadcast", "/v1/server/users/alice/revoke", "/v1/lp/connect"}
+		"/v1/server/broadcast", "/v1/server/users/alice/revoke", "/v1/lp/connect",
+		"/v1/server/users/alice/contacts", "/v1/server/users/alice/contacts/remove", "/v1/server/presence"}
 	n := startNode(f, "gws")
 	n.users(f, "alice", "bob")
 	f.Fuzz(func(t *testing.T, body string) {

@@ -28,6 +28,7 @@ import (
 	"github.com/parley-im/parley/internal/gateway/nbiows"
 	"github.com/parley-im/parley/internal/httpapi"
 	"github.com/parley-im/parley/internal/inmem"
+	"github.com/parley-im/parley/internal/social"
 	"github.com/parley-im/parley/internal/sqlite"
 	"github.com/parley-im/parley/wire"
 )
@@ -61,6 +62,15 @@ type Config struct {
 	AuthTimeout   time.Duration
 	RetryInterval time.Duration
 	MaxRetries    int
+
+	// Interest is whose presence and profile changes users are told of
+	// (parley.InterestDefault: their contacts and direct-conversation
+	// peers). One value for every app of the node until apps have
+	// settings of their own.
+	Interest parley.Interest
+	// PresenceDebounce is how long a user stays without a connection
+	// before the users who care are told it went offline (5s).
+	PresenceDebounce time.Duration
 
 	Logger *slog.Logger
 	Out    io.Writer // where the first-start banner goes (os.Stdout)
@@ -111,6 +121,12 @@ func (c *Config) Validate() error {
 	if c.MaxFileSize < 0 {
 		return errors.New("the file size limit must not be negative")
 	}
+	if c.PresenceDebounce < 0 {
+		return errors.New("the presence debounce must not be negative")
+	}
+	if c.Interest&^parley.InterestDefault != 0 {
+		return errors.New("interest must be a combination of contacts and peers")
+	}
 	hb, idle := c.Heartbeat, c.IdleTimeout
 	if hb == 0 {
 		hb = defaultHeartbeat
@@ -138,6 +154,7 @@ type Server struct {
 	reg     *inmem.Registry
 	bus     *inmem.Bus
 	chat    *chat.Service
+	social  *social.Service
 	gw      *gateway.Gateway
 	ws      gateway.Upgrader
 	metrics nodeMetrics
@@ -197,18 +214,21 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
 	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat})
+	s.social = social.New(s.store, pusher, s.reg, social.Config{
+		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
+	})
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
 		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
-		Metrics: metrics.gw,
-	}, s.ws, clientAuth, s.chat, s.reg)
+		Metrics: metrics.gw, Social: s.social,
+	}, s.ws, clientAuth, s.chat, s.social.Registry())
 	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}
 	api := &httpapi.Server{
 		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
-		Node: cfg.Node, Version: Version,
+		Node: cfg.Node, Version: Version, Social: s.social,
 		Logger: cfg.Logger, Now: cfg.Now,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
@@ -285,6 +305,9 @@ func (s *Server) closeAll() {
 	}
 	if s.stopB != nil {
 		s.stopB()
+	}
+	if s.social != nil {
+		s.social.Close()
 	}
 	if s.chat != nil {
 		s.chat.Close()

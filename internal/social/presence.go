@@ -1,0 +1,293 @@
+package social
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/wire"
+)
+
+// Presence answers, for each listed user of an app, whether it is online
+// and on which platforms, in input order: one registry lookup. users must
+// be 1 to parley.MaxPresenceList valid ids (repeats are answered once).
+func (s *Service) Presence(ctx context.Context, appID string, users []string) (wire.PresenceRes, error) {
+	users, err := parley.ValidateUserList(users, parley.MaxPresenceList)
+	if err != nil {
+		return wire.PresenceRes{}, err
+	}
+	return s.presence(ctx, appID, users)
+}
+
+// PresenceOf is Presence for a client: it answers only for the listed
+// users that viewer cares about, leaving the others out, and takes at
+// most wire.MaxPresencePerFrame users.
+func (s *Service) PresenceOf(ctx context.Context, appID, viewer string, users []string) (wire.PresenceRes, error) {
+	users, err := parley.ValidateUserList(users, wire.MaxPresencePerFrame)
+	if err != nil {
+		return wire.PresenceRes{}, err
+	}
+	cared, err := s.store.CaredAbout(ctx, appID, viewer, users, s.interest(appID))
+	if err != nil {
+		return wire.PresenceRes{}, err
+	}
+	if len(cared) == 0 {
+		return wire.PresenceRes{Users: []parley.Presence{}}, nil
+	}
+	return s.presence(ctx, appID, cared)
+}
+
+func (s *Service) presence(ctx context.Context, appID string, users []string) (wire.PresenceRes, error) {
+	conns, err := s.reg.Locate(ctx, appID, users)
+	if err != nil {
+		return wire.PresenceRes{}, err
+	}
+	by := make(map[string][]parley.ConnInfo, len(conns))
+	for _, c := range conns {
+		by[c.UserID] = append(by[c.UserID], c)
+	}
+	res := wire.PresenceRes{Users: make([]parley.Presence, len(users))}
+	for i, u := range users {
+		ps := platforms(by[u])
+		res.Users[i] = parley.Presence{User: u, Online: len(ps) > 0, Platforms: ps}
+	}
+	return res, nil
+}
+
+// platforms returns the sorted set of the connections' platforms, never
+// nil.
+func platforms(conns []parley.ConnInfo) []parley.Platform {
+	out := make([]parley.Platform, 0, 2)
+	for _, c := range conns {
+		if !slices.Contains(out, c.Platform) {
+			out = append(out, c.Platform)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// trackingRegistry is the node's registry as the gateway sees it: every
+// registration and removal also reaches the tracker.
+type trackingRegistry struct{ s *Service }
+
+func (r *trackingRegistry) Register(ctx context.Context, c parley.ConnInfo) error {
+	if err := r.s.reg.Register(ctx, c); err != nil {
+		return err
+	}
+	r.s.trk.connected(ctx, c.AppID, c.UserID)
+	return nil
+}
+
+func (r *trackingRegistry) Unregister(ctx context.Context, appID, userID, connID string) error {
+	err := r.s.reg.Unregister(ctx, appID, userID, connID)
+	r.s.trk.disconnected(appID, userID)
+	return err
+}
+
+func (r *trackingRegistry) Locate(ctx context.Context, appID string, userIDs []string) ([]parley.ConnInfo, error) {
+	return r.s.reg.Locate(ctx, appID, userIDs)
+}
+
+type userKey struct{ app, user string }
+
+// change is a presence change to tell the users who care.
+type change struct {
+	app string
+	p   parley.Presence
+}
+
+// tracker turns connections coming and going into presence changes.
+//
+// A user's first connection, or one on a platform not yet told, is told
+// at once. A removal is told only after Debounce, when a check finds the
+// user's platforms (in the shared registry, so on every node) still
+// smaller than what was told; a device that reconnects sooner causes
+// nothing. The tracker remembers what it told for users with a connection
+// on this node and for users with a check pending, so its memory is
+// bounded by the node's connections. With several nodes, each tells what
+// it sees: a user online on two nodes may be told online twice (presence
+// frames are states, not toggles).
+type tracker struct {
+	s    *Service
+	wake chan struct{}
+
+	mu      sync.Mutex
+	told    map[userKey]*toldState
+	due     map[userKey]int64 // unix ns when to check a user
+	queue   []change
+	dropped int
+}
+
+// toldState is what the tracker last told of a user.
+type toldState struct {
+	platforms []parley.Platform // told online on these
+	gen       uint64            // connections seen; a check that raced one is redone
+}
+
+func (t *tracker) init(s *Service) {
+	t.s = s
+	t.wake = make(chan struct{}, 1)
+	t.told = make(map[userKey]*toldState)
+	t.due = make(map[userKey]int64)
+}
+
+// connected is called after a connection of the user was registered.
+func (t *tracker) connected(ctx context.Context, app, user string) {
+	conns, err := t.s.reg.Locate(ctx, app, []string{user})
+	if err != nil {
+		t.s.log.Warn("presence lookup failed", "err", err, "app_id", app, "user_id", user)
+		return
+	}
+	ps := platforms(conns)
+	if len(ps) == 0 {
+		return // gone again already: its removal schedules a check
+	}
+	k := userKey{app, user}
+	t.mu.Lock()
+	st := t.told[k]
+	if st == nil {
+		st = &toldState{}
+		t.told[k] = st
+	}
+	st.gen++
+	if st.platforms == nil || !subset(ps, st.platforms) {
+		st.platforms = ps
+		t.enqueue(change{app, parley.Presence{User: user, Online: true, Platforms: ps}})
+	}
+	t.mu.Unlock()
+}
+
+// disconnected is called after a connection of the user was removed: the
+// user is checked Debounce from now (a later removal moves the check).
+func (t *tracker) disconnected(app, user string) {
+	at := t.s.cfg.Now().Add(t.s.cfg.Debounce).UnixNano()
+	t.mu.Lock()
+	t.due[userKey{app, user}] = at
+	t.mu.Unlock()
+}
+
+// enqueue queues a change for the loop. t.mu must be held.
+func (t *tracker) enqueue(c change) {
+	if len(t.queue) >= t.s.cfg.QueueLen {
+		t.dropped++
+		return
+	}
+	t.queue = append(t.queue, c)
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (t *tracker) run() {
+	defer close(t.s.done)
+	tick := time.NewTicker(t.s.cfg.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.s.stop:
+			return
+		case <-tick.C:
+			t.check()
+		case <-t.wake:
+		}
+		t.tell()
+	}
+}
+
+// check looks again at the users whose check is due.
+func (t *tracker) check() {
+	now := t.s.cfg.Now().UnixNano()
+	var keys []userKey
+	var gens []uint64
+	t.mu.Lock()
+	for k, at := range t.due {
+		if at <= now {
+			keys = append(keys, k)
+			delete(t.due, k)
+			var gen uint64
+			if st := t.told[k]; st != nil {
+				gen = st.gen
+			}
+			gens = append(gens, gen)
+		}
+	}
+	t.mu.Unlock()
+	for i, k := range keys {
+		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
+		conns, err := t.s.reg.Locate(ctx, k.app, []string{k.user})
+		cancel()
+		if err != nil {
+			t.s.log.Warn("presence lookup failed", "err", err, "app_id", k.app, "user_id", k.user)
+			continue
+		}
+		ps := platforms(conns)
+		local := slices.ContainsFunc(conns, func(c parley.ConnInfo) bool { return c.Node == t.s.cfg.Node })
+		t.mu.Lock()
+		st := t.told[k]
+		_, pending := t.due[k] // removed again since: that check decides
+		switch {
+		case st == nil || pending:
+			// Nothing told by this node, or a later check decides.
+		case st.gen != gens[i]:
+			// A connection came while the registry was read: what was
+			// read may be stale. Look again at the next tick.
+			t.due[k] = now
+		default:
+			switch {
+			case len(ps) == 0:
+				t.enqueue(change{k.app, parley.Presence{User: k.user, Online: false, Platforms: ps}})
+			case !slices.Equal(ps, st.platforms):
+				t.enqueue(change{k.app, parley.Presence{User: k.user, Online: true, Platforms: ps}})
+			}
+			if local {
+				st.platforms = ps
+			} else {
+				delete(t.told, k)
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// tell sends the queued changes to the users who care about them, online
+// ones only: one store query and one dispatcher call per change.
+func (t *tracker) tell() {
+	t.mu.Lock()
+	queue, dropped := t.queue, t.dropped
+	t.queue, t.dropped = nil, 0
+	t.mu.Unlock()
+	if dropped > 0 {
+		t.s.log.Warn("presence changes dropped: queue full", "dropped", dropped)
+	}
+	for _, c := range queue {
+		select {
+		case <-t.s.stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
+		who, err := t.s.store.Interested(ctx, c.app, c.p.User, t.s.interest(c.app), parley.MaxInterested)
+		if err == nil && len(who) > 0 {
+			d := parley.Delivery{AppID: c.app, Users: who, Kind: DeliverFrame, Payload: wire.PresencePush(c.p)}
+			err = t.s.push.Push(ctx, []parley.Delivery{d})
+		}
+		cancel()
+		if err != nil {
+			t.s.log.Warn("presence fan-out failed", "err", err, "app_id", c.app, "user_id", c.p.User)
+		}
+	}
+}
+
+// subset reports whether every platform of a is in b.
+func subset(a, b []parley.Platform) bool {
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			return false
+		}
+	}
+	return true
+}
