@@ -89,8 +89,8 @@ type Presence struct {
 }
 
 // ContactStore keeps contact lists and profile versions, and answers who
-// cares about whom. Stores implement it next to Store (the sqlite package
-// does); parleytest.RunContactTests is its contract suite.
+// cares about whom. It is part of Store; parleytest.RunContactTests is its
+// contract suite.
 type ContactStore interface {
 	// UpsertProfiles is UpsertUsers that also gives every user it creates
 	// or whose name, avatar, role or metadata it changes a new profile

@@ -13,6 +13,7 @@ type Store interface {
 	AppStore
 	UserStore
 	ConvStore
+	ContactStore
 	// Close releases the store's resources.
 	Close() error
 }

@@ -14,7 +14,7 @@ import (
 
 // RunContactTests runs the parley.ContactStore contract suite: one named
 // subtest per promise of its doc comments. open is RunStoreTests' kind of
-// function; the store it returns must also implement parley.ContactStore.
+// function; every Store implementation runs it next to RunStoreTests.
 func RunContactTests(t *testing.T, open func(t *testing.T) parley.Store) {
 	ss := &storeSuite{open: open, prefix: storeRunPrefix(t)}
 	t.Run("Profiles", func(t *testing.T) {
