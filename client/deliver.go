@@ -36,6 +36,7 @@ type deliverer struct {
 	nacks   int                // push numbers in acks
 	attempt int                // failed resyncs in a row
 	reads   readCursors
+	soc     socialState  // contacts and profiles caught up to (social.go)
 	synced  atomic.Int64 // resyncs completed, for tests
 }
 
@@ -195,7 +196,7 @@ func (d *deliverer) resync() error {
 		}
 		d.ver = max(d.ver, res.Ver)
 		if !res.More || len(res.Convs) == 0 {
-			return nil
+			return d.catchUpSocial()
 		}
 	}
 }

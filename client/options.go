@@ -65,13 +65,18 @@ type Options struct {
 	// may repeat a state; Presence asks for the current one. Optional.
 	OnPresence func(parley.Presence)
 	// OnProfile is called with the new profile of a user this user cares
-	// about, when the business line changes it. Changes made while the
-	// client was away come from Profiles, not here. Optional.
+	// about when the business line changes it, and, after every
+	// (re)connection, with each such profile changed since the last one
+	// (every one of them, the first time). A profile may be reported
+	// twice. Setting it makes the client ask the server for profiles on
+	// every resync. Optional.
 	OnProfile func(parley.User)
 	// OnContacts is called with the changed rows of this user's contact
-	// list when another device or the server API changes it. Changes
-	// made while the client was away come from Contacts with since.
-	// Optional.
+	// list when another device or the server API changes it, and, after
+	// every (re)connection, with the rows changed since the last one (the
+	// whole list, the first time; removed rows have Removed set). A row
+	// may be reported twice. Setting it makes the client ask the server
+	// for contacts on every resync. Optional.
 	OnContacts func([]parley.Contact)
 
 	// NoReconnect makes the client end (StateClosed) when its connection

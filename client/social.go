@@ -92,3 +92,43 @@ func (d *deliverer) social(raw []byte) {
 		d.c.log.Warn("undecodable push", "type", f.Type, "err", err)
 	}
 }
+
+// socialState is how far the deliverer has caught up with the contact
+// list and the profiles (their versions).
+type socialState struct {
+	contactsVer, profilesVer uint64
+}
+
+// catchUpSocial hands OnContacts and OnProfile, when set, what changed
+// since the last catch-up: the last step of every resync. A version is
+// kept only once its page is delivered, so a failure repeats the page.
+func (d *deliverer) catchUpSocial() error {
+	o := &d.c.opts
+	for o.OnContacts != nil {
+		var res wire.ContactsRes
+		if err := d.call(wire.In{Type: wire.TContacts, Since: d.soc.contactsVer, Limit: wire.MaxLimit}, &res); err != nil {
+			return err
+		}
+		if len(res.Contacts) > 0 {
+			o.OnContacts(res.Contacts)
+		}
+		d.soc.contactsVer = max(d.soc.contactsVer, res.Ver)
+		if !res.More || len(res.Contacts) == 0 {
+			break
+		}
+	}
+	for o.OnProfile != nil {
+		var res wire.ProfilesRes
+		if err := d.call(wire.In{Type: wire.TProfiles, Since: d.soc.profilesVer, Limit: wire.MaxLimit}, &res); err != nil {
+			return err
+		}
+		for _, u := range res.Users {
+			o.OnProfile(u)
+		}
+		d.soc.profilesVer = max(d.soc.profilesVer, res.Ver)
+		if !res.More || len(res.Users) == 0 {
+			break
+		}
+	}
+	return nil
+}
