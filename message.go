@@ -323,6 +323,12 @@ type Conversation struct {
 // Ver is the member's change version: every change that the member must
 // see on sync (a new message, a read cursor moving) gives the member's row a
 // new Ver, strictly greater than every Ver the member's rows had before it.
+// In a group it is the larger of the member's own version and the group
+// conversation's, which every message moves (see ConvStore.Changes).
+//
+// Left is set for a group the user no longer belongs to: LastSeq is then
+// the message that recorded their leaving or removal, the last one they
+// may read.
 type ConvState struct {
 	ConvID      string   `json:"conv"`
 	Kind        ConvKind `json:"kind"`
@@ -332,6 +338,7 @@ type ConvState struct {
 	PeerReadSeq uint64   `json:"peer_read_seq"`
 	Unread      uint64   `json:"unread"`
 	Ver         uint64   `json:"ver"`
+	Left        bool     `json:"left,omitempty"`
 	// Last is the newest message, filled in conversation lists only.
 	Last *Message `json:"last,omitempty"`
 }

@@ -14,6 +14,7 @@ type Store interface {
 	UserStore
 	ConvStore
 	ContactStore
+	GroupStore
 	// Close releases the store's resources.
 	Close() error
 }
@@ -73,35 +74,49 @@ type ConvStore interface {
 	EnsureConversations(ctx context.Context, convs []Conversation) error
 	// IsMember returns nil if user belongs to the conversation, ENotFound if
 	// the conversation does not exist and EForbidden if the user is not a
-	// member.
+	// member (a former group member is not one).
 	IsMember(ctx context.Context, appID, convID, userID string) error
-	// Members returns the member ids of a conversation in ascending order.
-	// Returns ENotFound if the conversation does not exist.
+	// Members returns the member ids of a conversation in ascending order,
+	// former group members left out. Returns ENotFound if the
+	// conversation does not exist.
 	Members(ctx context.Context, appID, convID string) ([]string, error)
 	// Append persists a batch of messages durably in one transaction. For
 	// each message, in input order, it either finds a stored duplicate
 	// (same AppID, Sender and non-empty ClientMsgID; see AppendResult.Dup)
 	// or assigns the conversation's next sequence number, stores it, moves
-	// the sender's read cursor to it and gives every member a new change
-	// version. ID, Time, Kind and Body must be set by the caller. When
-	// Append returns a nil error every result without Err is durable.
+	// the sender's read cursor to it and gives new change versions: to
+	// every member of a direct conversation; for a group (ConvGroup), to
+	// the conversation itself and the sender only, so that a message
+	// costs the same in a group of 10,000 as in a group of 2 (the other
+	// members see it through the conversation's version, see Changes).
+	// ID, Time, Kind and Body must be set by the caller. When Append
+	// returns a nil error every result without Err is durable.
 	Append(ctx context.Context, msgs []*Message) ([]AppendResult, error)
 	// Messages returns a range of a conversation's messages.
 	Messages(ctx context.Context, appID, convID string, r MessageRange) ([]Message, error)
 	// Changes returns the user's conversations whose Ver is greater than
-	// since, in ascending Ver order, at most limit of them. Its cost is
-	// proportional to the number returned, not to the number of
-	// conversations the user has.
+	// since, in ascending Ver order, at most limit of them, so that a
+	// caller pages by the last Ver it got. A conversation's Ver is the
+	// member's own change version, and for a group the larger of it and
+	// the group conversation's version (GroupStore). Its cost is
+	// proportional to the number returned plus the number of groups the
+	// user belongs to, not to the number of direct conversations the
+	// user has. A former group member still gets the group, with LastSeq
+	// at the message that recorded their leaving and Left set, but no
+	// later change of it.
 	Changes(ctx context.Context, appID, userID string, since uint64, limit int) ([]ConvState, error)
 	// Conversations returns the user's conversation list, most recently
-	// changed first, with each one's newest message in Last: at most
-	// limit conversations whose Ver is below beforeVer (0: no bound).
+	// changed first (by Ver, as Changes defines it), with each one's
+	// newest message in Last: at most limit conversations whose Ver is
+	// below beforeVer (0: no bound).
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]ConvState, error)
 	// MarkRead moves the user's read cursor to seq (clamped to the last
-	// seq; a cursor never moves back) and, if it moved, gives every member
-	// a new change version. It returns the user's state after the change
-	// and whether the cursor moved. Returns EForbidden if the user is not
-	// a member, ENotFound if the conversation does not exist.
+	// seq; a cursor never moves back) and, if it moved, gives a new change
+	// version to every member of a direct conversation (the peer's
+	// PeerReadSeq moved) and to the user only in a group. It returns the
+	// user's state after the change and whether the cursor moved.
+	// Returns EForbidden if the user is not a member (former group
+	// members included), ENotFound if the conversation does not exist.
 	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (ConvState, bool, error)
 	// SearchMessages returns a page of the messages whose text matches
 	// q.Text (see SearchQuery), most recently stored first, from the

@@ -163,6 +163,10 @@ func TestSendErrorsAndRetries(t *testing.T) {
 	if first.Err != nil || first.Msg.Seq != 1 || first.Dup {
 		t.Fatalf("first send: %+v", first)
 	}
+	// The committer answers before it pushes: wait for the first push.
+	for deadline := time.Now().Add(5 * time.Second); p.count() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	before := p.count()
 	retry := send(chat.SendRequest{Sender: "a", To: "b", ClientMsgID: "m1", Body: text("changed")})
 	if retry.Err != nil || !retry.Dup || retry.Msg.ID != first.Msg.ID || retry.Msg.Seq != 1 {

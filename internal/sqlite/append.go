@@ -22,6 +22,7 @@ type appendStmts struct {
 	setLastSeqs *sql.Stmt // [[app, conv, last_seq], ...]
 	setVers     *sql.Stmt // [[app, conv, ver, user, seq], ...]: every member's ver, one sender's read cursor
 	readTo      *sql.Stmt // [[app, conv, user, seq], ...]: the other senders' read cursors
+	senderVers  *sql.Stmt // [[app, conv, user, seq, ver], ...]: group senders' read cursors and vers
 }
 
 func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
@@ -30,7 +31,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&s.lastSeqs, `SELECT j.key, c.last_seq FROM json_each(?) AS j
+		{&s.lastSeqs, `SELECT j.key, c.last_seq, c.kind = 'group' FROM json_each(?) AS j
 			JOIN conversations c ON c.app_id = j.value ->> 0 AND c.id = j.value ->> 1`},
 		{&s.insert, `INSERT INTO messages
 			(app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts)
@@ -38,7 +39,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 			ON CONFLICT (app_id, sender, client_msg_id) WHERE client_msg_id <> '' DO NOTHING`},
 		{&s.dup, `SELECT conv_id, seq, id, sender, client_msg_id, kind, body, ts FROM messages
 			WHERE app_id = ? AND sender = ? AND client_msg_id = ? AND client_msg_id <> ''`},
-		{&s.setLastSeqs, `UPDATE conversations SET last_seq = j.value ->> 2 FROM json_each(?) AS j
+		{&s.setLastSeqs, `UPDATE conversations SET last_seq = j.value ->> 2, ver = j.value ->> 3 FROM json_each(?) AS j
 			WHERE conversations.app_id = j.value ->> 0 AND conversations.id = j.value ->> 1`},
 		{&s.setVers, `UPDATE members SET ver = j.value ->> 2,
 				read_seq = CASE WHEN members.user_id = j.value ->> 3 AND members.read_seq < j.value ->> 4
@@ -48,6 +49,11 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 		{&s.readTo, `UPDATE members SET read_seq = j.value ->> 3 FROM json_each(?) AS j
 			WHERE members.app_id = j.value ->> 0 AND members.conv_id = j.value ->> 1
 				AND members.user_id = j.value ->> 2 AND members.read_seq < j.value ->> 3`},
+		{&s.senderVers, `UPDATE members SET ver = j.value ->> 4,
+				read_seq = max(members.read_seq, j.value ->> 3)
+			FROM json_each(?) AS j
+			WHERE members.app_id = j.value ->> 0 AND members.conv_id = j.value ->> 1
+				AND members.user_id = j.value ->> 2 AND members.left_seq = 0`},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -60,7 +66,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 
 func (s *appendStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo} {
+	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo, s.senderVers} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -74,6 +80,7 @@ type convKey struct{ app, conv string }
 // convBatch is what one Append batch does to one conversation.
 type convBatch struct {
 	exists  bool
+	group   bool        // kind group: only the conversation's and the senders' vers move
 	last    uint64      // last_seq, including this batch's messages
 	senders []senderSeq // each sender's highest seq in the batch
 }
@@ -101,8 +108,9 @@ func (c *convBatch) sent(user string, seq uint64) {
 // with it (Dup, no seq used), or assigns the conversation's next seq, sets
 // m.Seq and stores it. A message whose conversation does not exist gets
 // Err ENotFound and the others still commit. Then, once per conversation
-// touched, every member gets one new change version and each sender's read
-// cursor moves to its newest message. Sender membership is the caller's
+// touched, the conversation gets one new change version, and so does every
+// member of a direct conversation but only the senders of a group; each
+// sender's read cursor moves to its newest message. Sender membership is the caller's
 // check. The input messages are updated only once the batch has committed;
 // on error nothing is stored and nothing is changed.
 func (db *DB) Append(ctx context.Context, msgs []*parley.Message) ([]parley.AppendResult, error) {
@@ -196,21 +204,23 @@ func (db *DB) loadLastSeqs(ctx context.Context, tx *sql.Tx, convs map[convKey]*c
 	for rows.Next() {
 		var i int
 		var last uint64
-		if err := rows.Scan(&i, &last); err != nil {
+		var group bool
+		if err := rows.Scan(&i, &last, &group); err != nil {
 			return err
 		}
 		c := convs[keys[i]]
-		c.exists, c.last = true, last
+		c.exists, c.last, c.group = true, last, group
 	}
 	return rows.Err()
 }
 
-// finishAppend writes each touched conversation's last_seq, gives all its
-// members one new change version and moves the senders' read cursors:
-// three statements for the whole batch.
+// finishAppend writes each touched conversation's last_seq and new change
+// version, gives all members of direct conversations and the senders of
+// groups that version and moves the senders' read cursors: four statements
+// for the whole batch.
 func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*convBatch, keys []convKey) error {
 	var vc verCounter
-	var lasts, vers, reads []any
+	var lasts, vers, reads, senders []any
 	for _, k := range keys {
 		c := convs[k]
 		if len(c.senders) == 0 {
@@ -220,8 +230,14 @@ func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*c
 		if err != nil {
 			return err
 		}
+		lasts = append(lasts, []any{k.app, k.conv, c.last, ver})
+		if c.group {
+			for _, s := range c.senders {
+				senders = append(senders, []any{k.app, k.conv, s.user, s.seq, ver})
+			}
+			continue
+		}
 		first := c.senders[0]
-		lasts = append(lasts, []any{k.app, k.conv, c.last})
 		vers = append(vers, []any{k.app, k.conv, ver, first.user, first.seq})
 		for _, s := range c.senders[1:] {
 			reads = append(reads, []any{k.app, k.conv, s.user, s.seq})
@@ -230,7 +246,7 @@ func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*c
 	for _, u := range []struct {
 		st  *sql.Stmt
 		arg []any
-	}{{db.st.setLastSeqs, lasts}, {db.st.setVers, vers}, {db.st.readTo, reads}} {
+	}{{db.st.setLastSeqs, lasts}, {db.st.setVers, vers}, {db.st.readTo, reads}, {db.st.senderVers, senders}} {
 		if len(u.arg) == 0 {
 			continue
 		}

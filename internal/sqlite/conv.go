@@ -30,8 +30,8 @@ func (db *DB) EnsureConversations(ctx context.Context, convs []parley.Conversati
 		return internal(op, err)
 	}
 	defer insConv.Close()
-	insMember, err := tx.PrepareContext(ctx, `INSERT INTO members (app_id, conv_id, user_id, read_seq, ver, joined_at)
-		VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (app_id, conv_id, user_id) DO NOTHING`)
+	insMember, err := tx.PrepareContext(ctx, `INSERT INTO members (app_id, conv_id, user_id, read_seq, ver, joined_at, role)
+		VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (app_id, conv_id, user_id) DO NOTHING`)
 	if err != nil {
 		return internal(op, err)
 	}
@@ -51,8 +51,12 @@ func (db *DB) EnsureConversations(ctx context.Context, convs []parley.Conversati
 		if err != nil {
 			return internal(op, err)
 		}
+		role := "" // direct conversations have no roles
+		if c.Kind == parley.ConvGroup {
+			role = string(parley.GroupRoleMember) // so that sync finds it (see 00004_groups.sql)
+		}
 		for _, u := range c.Members {
-			if _, err := insMember.ExecContext(ctx, c.AppID, c.ID, u, ver, now); err != nil {
+			if _, err := insMember.ExecContext(ctx, c.AppID, c.ID, u, ver, now, role); err != nil {
 				return internal(op, err)
 			}
 		}
@@ -68,13 +72,13 @@ func (db *DB) EnsureConversations(ctx context.Context, convs []parley.Conversati
 
 // IsMember returns nil if user belongs to the conversation, ENotFound if
 // the conversation does not exist and EForbidden if the user is not a
-// member.
+// member (former group members are not).
 func (db *DB) IsMember(ctx context.Context, appID, convID, userID string) error {
 	const op = "sqlite.IsMember"
 	var conv, member bool
 	err := db.r.QueryRowContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM conversations WHERE app_id = ?1 AND id = ?2),
-		EXISTS (SELECT 1 FROM members WHERE app_id = ?1 AND conv_id = ?2 AND user_id = ?3)`,
+		EXISTS (SELECT 1 FROM members WHERE app_id = ?1 AND conv_id = ?2 AND user_id = ?3 AND left_seq = 0)`,
 		appID, convID, userID).Scan(&conv, &member)
 	switch {
 	case err != nil:
@@ -87,12 +91,13 @@ func (db *DB) IsMember(ctx context.Context, appID, convID, userID string) error 
 	return nil
 }
 
-// Members returns the member ids of a conversation in ascending order.
-// Returns ENotFound if the conversation does not exist.
+// Members returns the member ids of a conversation in ascending order,
+// former group members left out. Returns ENotFound if the conversation
+// does not exist.
 func (db *DB) Members(ctx context.Context, appID, convID string) ([]string, error) {
 	const op = "sqlite.Members"
 	ids, err := db.queryStrings(ctx, `SELECT user_id FROM members
-		WHERE app_id = ? AND conv_id = ? ORDER BY user_id`, appID, convID)
+		WHERE app_id = ? AND conv_id = ? AND left_seq = 0 ORDER BY user_id`, appID, convID)
 	if err != nil {
 		return nil, internal(op, err)
 	}

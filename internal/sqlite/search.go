@@ -82,6 +82,7 @@ const searchQuery = `SELECT d.id, m.conv_id, m.seq, m.id, m.sender, m.client_msg
 	FROM message_search s
 	CROSS JOIN message_search_docs d ON d.id = s.rowid
 	CROSS JOIN members mb ON mb.app_id = d.app_id AND mb.conv_id = d.conv_id AND mb.user_id = ?4
+		AND (mb.left_seq = 0 OR d.seq <= mb.left_seq)
 	CROSS JOIN messages m ON m.app_id = d.app_id AND m.conv_id = d.conv_id AND m.seq = d.seq
 	WHERE s.text MATCH ?1 AND s.rowid < ?2 AND s.rowid >= ?7 AND d.app_id = ?3 AND (?5 = '' OR d.conv_id = ?5)
 	ORDER BY s.rowid DESC LIMIT ?6`

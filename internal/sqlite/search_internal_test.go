@@ -15,7 +15,22 @@ func TestSearchPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+searchQuery, `"x"`, 100, "app", "alice", "", 21, 1)
+	plan := queryPlan(t, db, searchQuery, `"x"`, 100, "app", "alice", "", 21, 1)
+	all := strings.Join(plan, "\n")
+	t.Logf("plan:\n%s", all)
+	if len(plan) == 0 || !strings.HasPrefix(plan[0], "SCAN s VIRTUAL TABLE") {
+		t.Errorf("search plan does not start from the FTS5 index:\n%s", all)
+	}
+	if strings.Contains(all, "TEMP B-TREE") {
+		t.Errorf("search plan sorts:\n%s", all)
+	}
+}
+
+// queryPlan returns the details of EXPLAIN QUERY PLAN for query on a
+// reader connection.
+func queryPlan(t *testing.T, db *DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +47,5 @@ func TestSearchPlan(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	all := strings.Join(plan, "\n")
-	t.Logf("plan:\n%s", all)
-	if len(plan) == 0 || !strings.HasPrefix(plan[0], "SCAN s VIRTUAL TABLE") {
-		t.Errorf("search plan does not start from the FTS5 index:\n%s", all)
-	}
-	if strings.Contains(all, "TEMP B-TREE") {
-		t.Errorf("search plan sorts:\n%s", all)
-	}
+	return plan
 }

@@ -5,12 +5,16 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/parleytest"
@@ -80,12 +84,19 @@ func TestSearchBackfill(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Back to the schema before search, plus a message stored then: in
-	// another conversation, between the two others in time.
+	// Back to the schema before search (the later migrations' Down
+	// first), plus a message stored then: in another conversation,
+	// between the two others in time.
 	raw := openRaw(t, path)
+	p, err := goose.NewProvider(goose.DialectSQLite3, raw, os.DirFS("migrations"),
+		goose.WithDisableGlobalRegistry(true), goose.WithSlog(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 2); err != nil {
+		t.Fatalf("migrating down to 2: %v", err)
+	}
 	for _, stmt := range []string{
-		`DROP TRIGGER conversations_search`, `DROP TABLE message_search`, `DROP TABLE message_search_docs`,
-		`DELETE FROM goose_db_version WHERE version_id = 3`,
 		`INSERT INTO conversations (app_id, id, kind, last_seq, created_at) VALUES ('app', 'd:alice:carol', 'direct', 1, 0)`,
 		`INSERT INTO members (app_id, conv_id, user_id, read_seq, ver, joined_at) VALUES ('app', 'd:alice:carol', 'alice', 0, 99, 0), ('app', 'd:alice:carol', 'carol', 1, 99, 0)`,
 		`INSERT INTO messages (app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts) VALUES ('app', 'd:alice:carol', 1, 'm3', 'carol', '', 'text', '{"text":"middle report 报告"}', 2000)`,
