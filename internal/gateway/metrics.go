@@ -41,14 +41,15 @@ func (t transport) String() string {
 }
 
 const (
-	numFrameTypes = 9
+	numFrameTypes = 14
 	numCloseCodes = 12
 )
 
 // frameTypes returns the label values of parley_frames_in_total: the
 // client frame types of package wire. Any other type counts as "other".
 func frameTypes() [numFrameTypes]string {
-	return [...]string{wire.TAuth, wire.TPing, wire.TSend, wire.TAck, wire.TSync, wire.TPull, wire.TRead, wire.TConvs, wire.TSearch}
+	return [...]string{wire.TAuth, wire.TPing, wire.TSend, wire.TAck, wire.TSync, wire.TPull, wire.TRead, wire.TConvs, wire.TSearch,
+		wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence}
 }
 
 // closeCodes returns the close codes of package wire, the pre-created

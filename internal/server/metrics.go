@@ -11,6 +11,7 @@ import (
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/internal/dispatch"
 	"github.com/parley-im/parley/internal/gateway"
+	"github.com/parley-im/parley/internal/social"
 )
 
 // nodeMetrics are the metrics of one node's parts, registered on the
@@ -20,11 +21,12 @@ type nodeMetrics struct {
 	chat    *chat.Metrics
 	disp    *dispatch.Metrics
 	gw      *gateway.Metrics
+	social  *social.Metrics
 	handler http.Handler
 }
 
 // newNodeMetrics creates a registry with the Go runtime and process
-// collectors and the metrics of chat, dispatch and the gateway, and the
+// collectors and the metrics of chat, dispatch, the gateway and social, and the
 // handler that serves it in the Prometheus text format.
 func newNodeMetrics(log *slog.Logger) (nodeMetrics, error) {
 	reg := prometheus.NewRegistry()
@@ -43,6 +45,9 @@ func newNodeMetrics(log *slog.Logger) (nodeMetrics, error) {
 		return m, err
 	}
 	if m.gw, err = gateway.NewMetrics(reg); err != nil {
+		return m, err
+	}
+	if m.social, err = social.NewMetrics(reg); err != nil {
 		return m, err
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{

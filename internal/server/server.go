@@ -216,6 +216,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
+		Metrics: metrics.social,
 	})
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,

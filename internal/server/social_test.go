@@ -149,6 +149,7 @@ func TestPresenceReachesOnlyInterestedOnlineUsers(t *testing.T) {
 		if len(users) != 1 || presenceOf(users[0].(map[string]any)) != "alice true [ios pc]" {
 			t.Errorf("bob's presence frame: got %v, want alice only (bob cares about nobody else)", users)
 		}
+		n.waitMetrics(t, nil, map[string]float64{`parley_frames_in_total{type="presence"}`: 1})
 
 		// Going away: the pc, then both ios devices.
 		_ = laptop.conn.NetConn().Close()
@@ -203,6 +204,12 @@ func TestPresenceFlappingIsDebounced(t *testing.T) {
 		alice.authOn(t, tok, "phone", "android")
 	}
 	bob.quiet(t, "presence", 2*presenceDebounce)
+	// Two changes told (bob's, to nobody, and alice's, to bob); the
+	// reconnections are none.
+	n.waitMetrics(t, nil, map[string]float64{
+		`parley_presence_changes_total{state="online"}`: 2, `parley_presence_changes_total{state="offline"}`: 0,
+		`parley_social_recipients_total{kind="presence"}`: 1,
+	})
 	var res wire.PresenceRes
 	n.api(t, "POST", "/v1/server/presence", map[string]any{"users": []string{"alice"}}, &res)
 	if len(res.Users) != 1 || !res.Users[0].Online {

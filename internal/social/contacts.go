@@ -76,6 +76,7 @@ func (s *Service) contactsChanged(ctx context.Context, appID, userID string, row
 		AppID: appID, Users: []string{userID}, SkipConn: skipConn, Kind: DeliverFrame,
 		Payload: wire.ContactsPush(wire.ContactsEvent{Contacts: rows}),
 	}
+	s.m.pushed(false, 1)
 	if err := s.push.Push(ctx, []parley.Delivery{d}); err != nil {
 		s.log.Warn("contacts push failed", "err", err, "app_id", appID, "user_id", userID)
 	}
@@ -153,6 +154,7 @@ func (s *Service) UpsertUsers(ctx context.Context, appID string, users []parley.
 		if len(batch) == 0 {
 			return
 		}
+		s.m.pushed(true, recipients)
 		if err := s.push.Push(ctx, batch); err != nil {
 			s.log.Warn("profile push failed", "err", err, "app_id", appID)
 		}

@@ -261,6 +261,7 @@ func (t *tracker) tell() {
 	t.queue, t.dropped = nil, 0
 	t.mu.Unlock()
 	if dropped > 0 {
+		t.s.m.droppedChanges(dropped)
 		t.s.log.Warn("presence changes dropped: queue full", "dropped", dropped)
 	}
 	for _, c := range queue {
@@ -271,6 +272,9 @@ func (t *tracker) tell() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
 		who, err := t.s.store.Interested(ctx, c.app, c.p.User, t.s.interest(c.app), parley.MaxInterested)
+		if err == nil {
+			t.s.m.told(c.p.Online, len(who))
+		}
 		if err == nil && len(who) > 0 {
 			d := parley.Delivery{AppID: c.app, Users: who, Kind: DeliverFrame, Payload: wire.PresencePush(c.p)}
 			err = t.s.push.Push(ctx, []parley.Delivery{d})

@@ -73,6 +73,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
+	// Metrics, from NewMetrics. nil counts nothing.
+	Metrics *Metrics
 }
 
 func (c *Config) defaults() {
@@ -109,6 +111,7 @@ type Service struct {
 	push  Pusher
 	reg   parley.Registry
 	log   *slog.Logger
+	m     *Metrics
 	trk   tracker
 
 	stop chan struct{}
@@ -122,7 +125,7 @@ type Service struct {
 func New(store Store, push Pusher, reg parley.Registry, cfg Config) *Service {
 	cfg.defaults()
 	s := &Service{
-		cfg: cfg, store: store, push: push, reg: reg, log: cfg.Logger,
+		cfg: cfg, store: store, push: push, reg: reg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	s.trk.init(s)

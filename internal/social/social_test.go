@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/parley-im/parley"
@@ -213,4 +214,59 @@ func TestPresenceQueries(t *testing.T) {
 	if _, err := s.PresenceOf(t.Context(), "app", "bob", make([]string, wire.MaxPresencePerFrame+1)); parley.ErrorCode(err) != parley.ETooLarge {
 		t.Errorf("PresenceOf of too many: got %v, want too_large", err)
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := social.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeStore{interested: map[string][]string{"alice": {"bob", "carol"}}}
+	push := &recorder{ch: make(chan parley.Delivery, 64)}
+	s := social.New(st, push, inmem.NewRegistry(), social.Config{Debounce: debounce, Tick: 10 * time.Millisecond, Metrics: m})
+	defer s.Close()
+	e := &env{t: t, reg: s.Registry(), push: push, st: st}
+	c := e.connect("alice", parley.PlatformWeb)
+	e.want("frame [bob carol] alice true [web]")
+	e.disconnect("alice", c)
+	e.want("frame [bob carol] alice false []")
+	for name, want := range map[string]float64{
+		`parley_presence_changes_total{state="online"}`:   1,
+		`parley_presence_changes_total{state="offline"}`:  1,
+		`parley_social_recipients_total{kind="presence"}`: 4,
+		`parley_presence_dropped_total`:                   0,
+	} {
+		got := gathered(t, reg, name)
+		if got != want {
+			t.Errorf("%s: got %v, want %v", name, got, want)
+		}
+	}
+	if _, err := social.NewMetrics(reg); err == nil {
+		t.Error("NewMetrics twice on one registry: got nil error, want a conflict")
+	}
+}
+
+// gathered returns the value of one counter series, written as in the
+// exposition format (name{label="value"}).
+func gathered(t *testing.T, reg *prometheus.Registry, series string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			if len(m.GetLabel()) > 0 {
+				l := m.GetLabel()[0]
+				name += fmt.Sprintf("{%s=%q}", l.GetName(), l.GetValue())
+			}
+			if name == series {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no series %s", series)
+	return 0
 }
