@@ -41,6 +41,9 @@ type In struct {
 	Limit  int    `json:"limit,omitempty"`
 	Seq    uint64 `json:"seq,omitempty"`
 
+	// group_* and read_receipts (group.go).
+	GroupFields
+
 	// contacts_add: Users, Alias (optional, only with one user).
 	// contacts_remove and presence: Users. contacts and profiles: Since,
 	// Limit. (social.go)
@@ -132,6 +135,9 @@ func (in *In) Validate() error {
 		}
 	case TContactsAdd, TContactsRemove, TContacts, TProfiles, TPresence:
 		return in.validateSocial()
+	case TGroupCreate, TGroupInfo, TGroupUpdate, TGroupMembers, TGroupAdd, TGroupRemove, TGroupLeave,
+		TGroupRole, TGroupTransfer, TGroupMute, TGroupMuteAll, TGroupDissolve, TReadReceipts:
+		return in.validateGroup()
 	case "":
 		return parley.Errorf(parley.EBadFrame, "frame has no type")
 	default:

@@ -33,6 +33,7 @@ type Store interface {
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]parley.ConvState, error)
 	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (parley.ConvState, bool, error)
 	SearchMessages(ctx context.Context, appID, userID string, q parley.SearchQuery) (parley.SearchResult, error)
+	GroupStore // groups.go
 }
 
 // Pusher hands deliveries to the devices of their users wherever they are
@@ -61,6 +62,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, from NewMetrics. nil counts nothing.
 	Metrics *Metrics
+	// GroupMaxMembers is a new group's member limit unless the business
+	// backend sets one. Default parley.DefaultMaxGroupMembers (10,000).
+	GroupMaxMembers int
+	// ReceiptsList is the largest conversation whose read receipts name
+	// the readers; larger ones only count them. Default 500.
+	ReceiptsList int
+	// GroupCacheMembers bounds the memberships the committer keeps in
+	// memory for fan-out and send checks. Default 1,000,000.
+	GroupCacheMembers int
 }
 
 func (c *Config) defaults() {
@@ -75,6 +85,15 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.GroupMaxMembers <= 0 {
+		c.GroupMaxMembers = parley.DefaultMaxGroupMembers
+	}
+	if c.ReceiptsList <= 0 {
+		c.ReceiptsList = 500
+	}
+	if c.GroupCacheMembers <= 0 {
+		c.GroupCacheMembers = 1_000_000
 	}
 }
 
@@ -91,7 +110,8 @@ type Service struct {
 	done  chan struct{}
 	once  sync.Once
 
-	known knownConvs
+	known  knownConvs
+	groups groupCache // the committer's only
 }
 
 // New returns a running Service. Close stops it.
@@ -108,6 +128,7 @@ func New(store Store, push Pusher, cfg Config) *Service {
 		done:  make(chan struct{}),
 	}
 	s.known.init(100_000)
+	s.groups.init(cfg.GroupCacheMembers)
 	go s.commitLoop()
 	return s
 }

@@ -54,7 +54,31 @@ func (s *Service) fill(batch *[]*pending) {
 	}
 }
 
+// commit commits a batch: runs of messages with one Append each, and the
+// group changes among them one at a time, in queue order, so that a
+// message sent after a change (a removal, a mute) is checked against it.
 func (s *Service) commit(batch []*pending) {
+	start := 0
+	for i, p := range batch {
+		if p.op == nil {
+			continue
+		}
+		if i > start {
+			s.commitMsgs(batch[start:i])
+		}
+		s.commitOp(p.op)
+		start = i + 1
+	}
+	if start < len(batch) {
+		s.commitMsgs(batch[start:])
+	}
+}
+
+// commitMsgs commits a run of messages in one Append. Messages to groups
+// are checked first against the committer's view of the group (sender a
+// member, not muted, group not dissolved): on a single node that view is
+// exact, since every group change is committed on this goroutine.
+func (s *Service) commitMsgs(batch []*pending) {
 	answered := 0
 	defer func() {
 		// A panic here is a bug; it must not take the node down, and every
@@ -67,22 +91,47 @@ func (s *Service) commit(batch []*pending) {
 		}
 	}()
 	ctx := context.Background()
-	msgs := make([]*parley.Message, len(batch))
+	results := make([]parley.AppendResult, len(batch))
+	msgs := make([]*parley.Message, 0, len(batch))
+	in := make([]int, 0, len(batch))    // batch index of each of msgs
 	convs := make([]string, len(batch)) // as asked, before Append may swap in a duplicate
+	groups := map[string]*groupEntry{}  // by groupKey, for the fan-out
+	now := s.cfg.Now().UnixMilli()
 	for i, p := range batch {
-		msgs[i] = p.msg
 		convs[i] = p.msg.ConvID
-	}
-	start := time.Now()
-	results, err := s.store.Append(ctx, msgs)
-	s.m.committed(len(batch), time.Since(start))
-	if err != nil {
-		s.log.Error("append failed", "err", err, "batch", len(batch))
-		for i, p := range batch {
-			answered = i + 1
-			s.answer(p.done, SendResult{Err: err})
+		if gid, ok := parley.GroupOf(p.msg.ConvID); ok {
+			e, err := s.group(ctx, p.msg.AppID, gid)
+			if err == nil {
+				err = parley.SendAllowed(&e.g, p.msg.Sender, e.member(p.msg.Sender), now)
+			}
+			if err != nil {
+				results[i].Err = err
+				continue
+			}
+			groups[groupKey(p.msg.AppID, gid)] = e
 		}
-		return
+		msgs = append(msgs, p.msg)
+		in = append(in, i)
+	}
+	if len(msgs) > 0 {
+		start := time.Now()
+		stored, err := s.store.Append(ctx, msgs)
+		s.m.committed(len(msgs), time.Since(start))
+		if err != nil {
+			s.log.Error("append failed", "err", err, "batch", len(batch))
+			for i, p := range batch {
+				answered = i + 1
+				if results[i].Err != nil {
+					s.answer(p.done, SendResult{Err: results[i].Err})
+					continue
+				}
+				s.answer(p.done, SendResult{Err: err})
+			}
+			return
+		}
+		for j, r := range stored {
+			results[in[j]] = r
+		}
 	}
 	deliveries := make([]parley.Delivery, 0, len(batch))
 	for i, p := range batch {
@@ -90,7 +139,11 @@ func (s *Service) commit(batch []*pending) {
 		if r.Err != nil || r.Dup {
 			continue
 		}
-		d, err := s.msgDelivery(ctx, p.msg, p.skip)
+		var g *groupEntry
+		if gid, ok := parley.GroupOf(p.msg.ConvID); ok {
+			g = groups[groupKey(p.msg.AppID, gid)]
+		}
+		d, err := s.msgDelivery(ctx, p.msg, p.skip, g)
 		if err != nil {
 			s.log.Warn("no push for stored message", "err", err, "msg_id", p.msg.ID, "conv_id", p.msg.ConvID)
 			continue
@@ -117,14 +170,19 @@ func (s *Service) commit(batch []*pending) {
 	}
 }
 
-// msgDelivery builds the push of a stored message to every member.
-func (s *Service) msgDelivery(ctx context.Context, m *parley.Message, skip string) (parley.Delivery, error) {
+// msgDelivery builds the push of a stored message to every member: one
+// Delivery naming them all (the dispatcher splits it by node), the
+// members of a group from the committer's view of it (g), never from the
+// store.
+func (s *Service) msgDelivery(ctx context.Context, m *parley.Message, skip string, g *groupEntry) (parley.Delivery, error) {
 	payload, err := json.Marshal(m)
 	if err != nil {
 		return parley.Delivery{}, err
 	}
-	members, err := s.members(ctx, m.AppID, m.ConvID)
-	if err != nil {
+	var members []string
+	if g != nil {
+		members = g.ids
+	} else if members, err = s.members(ctx, m.AppID, m.ConvID); err != nil {
 		return parley.Delivery{}, err
 	}
 	return parley.Delivery{AppID: m.AppID, Users: members, SkipConn: skip, Kind: DeliverMsg, Payload: payload}, nil

@@ -33,10 +33,13 @@ type SendResult struct {
 	Err error
 }
 
+// pending is a send, or a group change (op set; done then only carries
+// refusals from enqueue), waiting for the committer.
 type pending struct {
 	msg  *parley.Message
 	skip string
 	done func(SendResult)
+	op   *groupOp
 }
 
 // Send persists a message and pushes it to every device of every member of
@@ -131,8 +134,13 @@ func (s *Service) resolveConv(ctx context.Context, appID, sender, to, convID str
 		convID = parley.DirectConvID(sender, to)
 	}
 	a, b, direct := parley.DirectPeers(convID)
+	if _, group := parley.GroupOf(convID); group {
+		// The committer checks membership and mutes when it commits,
+		// against its view of the group (commitMsgs).
+		return convID, nil
+	}
 	if !direct {
-		// Other conversation kinds come with groups; membership decides.
+		// Other conversation kinds: membership decides.
 		if err := s.store.IsMember(ctx, appID, convID, sender); err != nil {
 			return "", err
 		}

@@ -35,7 +35,20 @@ func (s *Service) Sync(ctx context.Context, appID, userID string, since uint64, 
 // Pull returns a range of a conversation's messages, if the user belongs
 // to it (EForbidden otherwise). More is true when the range holds more
 // messages than were returned.
+//
+// A former group member may pull up to the message that recorded their
+// leaving or removal, and nothing after it.
 func (s *Service) Pull(ctx context.Context, appID, userID, convID string, r parley.MessageRange) (wire.PullRes, error) {
+	if gid, ok := parley.GroupOf(convID); ok {
+		m, err := s.store.GroupMember(ctx, appID, gid, userID)
+		if err != nil {
+			return wire.PullRes{}, err
+		}
+		if m.LeftSeq > 0 && (r.Before == 0 || r.Before > m.LeftSeq+1) {
+			r.Before = m.LeftSeq + 1
+		}
+		return s.History(ctx, appID, convID, r)
+	}
 	if err := s.checkMember(ctx, appID, convID, userID); err != nil {
 		return wire.PullRes{}, err
 	}
@@ -82,9 +95,11 @@ func (s *Service) Conversations(ctx context.Context, appID, userID string, befor
 }
 
 // Read moves the user's read cursor in a conversation to seq. If it moved,
-// the user's other devices (all but skipConn) and the other members learn
-// it by a read push: unread counts converge on every device, and the peer
-// gets a read receipt.
+// the user's other devices (all but skipConn) and, in a direct
+// conversation, the peer learn it by a read push: unread counts converge
+// on every device, and the peer gets a read receipt. In a group only the
+// user's own devices are told (members ask with ReadReceipts instead), so
+// that reading costs the same in a group of any size.
 func (s *Service) Read(ctx context.Context, appID, userID, convID string, seq uint64, skipConn string) (parley.ConvState, error) {
 	if err := s.checkMember(ctx, appID, convID, userID); err != nil {
 		return parley.ConvState{}, err
@@ -93,9 +108,11 @@ func (s *Service) Read(ctx context.Context, appID, userID, convID string, seq ui
 	if err != nil || !moved {
 		return st, err
 	}
-	members, err := s.members(ctx, appID, convID)
-	if err != nil {
-		return st, nil // the cursor moved; the push is only an optimisation
+	members := []string{userID}
+	if _, group := parley.GroupOf(convID); !group {
+		if members, err = s.members(ctx, appID, convID); err != nil {
+			return st, nil // the cursor moved; the push is only an optimisation
+		}
 	}
 	payload, _ := json.Marshal(wire.ReadEvent{Conv: convID, User: userID, Seq: st.ReadSeq})
 	d := parley.Delivery{AppID: appID, Users: members, SkipConn: skipConn, Kind: DeliverRead, Payload: payload}

@@ -34,6 +34,7 @@ type Chat interface {
 	Read(ctx context.Context, appID, userID, convID string, seq uint64, skipConn string) (parley.ConvState, error)
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) (wire.ConvsRes, error)
 	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
+	Groups // group.go
 }
 
 // Social serves contacts, profiles and presence; *social.Service

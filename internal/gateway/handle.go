@@ -161,6 +161,10 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		res, err = s.g.chat.Search(ctx, s.app, s.user, in.SearchQuery())
 	case wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence:
 		res, err = s.social(ctx, in)
+	case wire.TGroupCreate, wire.TGroupInfo, wire.TGroupUpdate, wire.TGroupMembers, wire.TGroupAdd, wire.TGroupRemove,
+		wire.TGroupLeave, wire.TGroupRole, wire.TGroupTransfer, wire.TGroupMute, wire.TGroupMuteAll,
+		wire.TGroupDissolve, wire.TReadReceipts:
+		res, err = s.group(ctx, in)
 	default:
 		err = parley.Errorf(parley.EBadFrame, "unknown frame type")
 	}

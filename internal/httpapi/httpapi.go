@@ -59,6 +59,8 @@ type Server struct {
 	Client Client
 	// Files serves the files endpoints; nil leaves them out.
 	Files Files
+	// Groups serves the group endpoints (groups.go); nil leaves them out.
+	Groups Groups
 	// Social serves contacts and presence and pushes profile changes
 	// (social.go); nil leaves the contacts and presence endpoints out and
 	// upserts users without pushes.

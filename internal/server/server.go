@@ -56,6 +56,12 @@ type Config struct {
 	// MaxFileSize is the largest file a client may upload, in bytes
 	// (files.DefaultMaxSize, 20 MiB). Files live in DataDir/files.
 	MaxFileSize int64
+	// GroupMaxMembers is a new group's member limit unless the business
+	// backend sets one (10,000).
+	GroupMaxMembers int
+	// ReceiptsList is the largest conversation whose read receipts name
+	// the readers, not only count them (500).
+	ReceiptsList int
 
 	Heartbeat     time.Duration
 	IdleTimeout   time.Duration
@@ -120,6 +126,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFileSize < 0 {
 		return errors.New("the file size limit must not be negative")
+	}
+	if c.GroupMaxMembers < 0 || c.GroupMaxMembers > parley.MaxGroupMembersLimit || c.ReceiptsList < 0 {
+		return fmt.Errorf("the group member limit must be 0-%d and the receipts list size not negative", parley.MaxGroupMembersLimit)
 	}
 	if c.PresenceDebounce < 0 {
 		return errors.New("the presence debounce must not be negative")
@@ -213,7 +222,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	var disp *dispatch.Dispatcher
 	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
 	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
-	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat})
+	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat,
+		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.social,
@@ -230,7 +240,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	api := &httpapi.Server{
 		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
 		Node: cfg.Node, Version: Version, Social: s.social,
-		Logger: cfg.Logger, Now: cfg.Now,
+		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
 			return err

@@ -119,7 +119,7 @@ func (c *wsClient) OnClose(_ *gws.Conn, err error) {
 	c.closed <- ce
 }
 
-func dialWS(t *testing.T, n *node) *wsClient {
+func dialWS(t testing.TB, n *node) *wsClient {
 	t.Helper()
 	c := &wsClient{frames: make(chan map[string]any, 1024), closed: make(chan *gws.CloseError, 1)}
 	conn, _, err := gws.NewClient(c, &gws.ClientOption{Addr: "ws://" + n.Addr() + "/v1/ws", ReadMaxPayloadSize: 1 << 20, WriteMaxPayloadSize: 1 << 20})
@@ -132,7 +132,7 @@ func dialWS(t *testing.T, n *node) *wsClient {
 	return c
 }
 
-func (c *wsClient) send(t *testing.T, frame string) {
+func (c *wsClient) send(t testing.TB, frame string) {
 	t.Helper()
 	if err := c.conn.WriteString(frame); err != nil {
 		t.Fatalf("write: %v", err)
@@ -140,7 +140,7 @@ func (c *wsClient) send(t *testing.T, frame string) {
 }
 
 // next returns the next frame, failing after a few seconds.
-func (c *wsClient) next(t *testing.T) map[string]any {
+func (c *wsClient) next(t testing.TB) map[string]any {
 	t.Helper()
 	select {
 	case f := <-c.frames:
