@@ -37,6 +37,9 @@ type config struct {
 	// Interest and PresenceDebounce: see server.Config.
 	Interest         string        `koanf:"interest"`
 	PresenceDebounce time.Duration `koanf:"presence_debounce"`
+	// GroupMaxMembers and ReceiptsList: see server.Config.
+	GroupMaxMembers int `koanf:"group_max_members"`
+	ReceiptsList    int `koanf:"receipts_list"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -58,6 +61,7 @@ func defaultConfig() config {
 		Heartbeat: 25 * time.Second, IdleTimeout: 75 * time.Second, AuthTimeout: 10 * time.Second,
 		RetryInterval: 18 * time.Second, MaxRetries: 3, LogLevel: "info", LogFormat: "text",
 		Interest: "both", PresenceDebounce: 5 * time.Second,
+		GroupMaxMembers: parley.DefaultMaxGroupMembers, ReceiptsList: 500,
 	}
 }
 
@@ -78,6 +82,8 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.String("log-format", d.LogFormat, "text or json")
 	fs.String("interest", d.Interest, "whose presence and profile changes users are told of: both, contacts or peers (direct conversations)")
 	fs.Duration("presence-debounce", d.PresenceDebounce, "tell a user offline only after this long without a connection")
+	fs.Int("group-max-members", d.GroupMaxMembers, "a new group's member limit unless the business backend sets one (at most 100000)")
+	fs.Int("receipts-list", d.ReceiptsList, "the largest conversation whose read receipts name the readers, not only count them")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -131,7 +137,7 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 // cannot enumerate, so the known keys are probed.
 func environ(getenv func(string) string) []string {
 	var out []string
-	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce"} {
+	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce", "group_max_members", "receipts_list"} {
 		name := "PARLEY_" + strings.ToUpper(key)
 		if v := getenv(name); v != "" {
 			out = append(out, name+"="+v)
@@ -164,5 +170,6 @@ func (c config) server() server.Config {
 		Heartbeat: c.Heartbeat, IdleTimeout: c.IdleTimeout, AuthTimeout: c.AuthTimeout,
 		RetryInterval: c.RetryInterval, MaxRetries: c.MaxRetries,
 		Interest: in, PresenceDebounce: c.PresenceDebounce,
+		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 	}
 }

@@ -44,6 +44,13 @@ func TestConfigPrecedence(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:7001" || cfg.Node != "fromenv" || cfg.MaxRetries != 7 || cfg.Heartbeat != 25*time.Second {
 		t.Fatalf("got %+v, want addr from file, node from env, max_retries from flag, heartbeat default", cfg)
 	}
+	if sc := cfg.server(); sc.GroupMaxMembers != 10_000 || sc.ReceiptsList != 500 {
+		t.Errorf("group settings: got %d and %d, want the defaults 10000 and 500", sc.GroupMaxMembers, sc.ReceiptsList)
+	}
+	env["PARLEY_GROUP_MAX_MEMBERS"] = "300"
+	if cfg, err = loadConfig(fs, func(k string) string { return env[k] }); err != nil || cfg.server().GroupMaxMembers != 300 {
+		t.Errorf("PARLEY_GROUP_MAX_MEMBERS=300: got %d, %v", cfg.GroupMaxMembers, err)
+	}
 }
 
 func TestConfigRejectsBadValues(t *testing.T) {
@@ -52,6 +59,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"node":      {"PARLEY_NODE": "a b"},
 		"level":     {"PARLEY_LOG_LEVEL": "loud"},
 		"duration":  {"PARLEY_HEARTBEAT": "often"},
+		"group max": {"PARLEY_GROUP_MAX_MEMBERS": "100001"},
 	} {
 		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 		addFlags(fs)

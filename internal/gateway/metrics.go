@@ -41,7 +41,7 @@ func (t transport) String() string {
 }
 
 const (
-	numFrameTypes = 14
+	numFrameTypes = 27
 	numCloseCodes = 12
 )
 
@@ -49,7 +49,10 @@ const (
 // client frame types of package wire. Any other type counts as "other".
 func frameTypes() [numFrameTypes]string {
 	return [...]string{wire.TAuth, wire.TPing, wire.TSend, wire.TAck, wire.TSync, wire.TPull, wire.TRead, wire.TConvs, wire.TSearch,
-		wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence}
+		wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence,
+		wire.TGroupCreate, wire.TGroupInfo, wire.TGroupUpdate, wire.TGroupMembers, wire.TGroupAdd, wire.TGroupRemove,
+		wire.TGroupLeave, wire.TGroupRole, wire.TGroupTransfer, wire.TGroupMute, wire.TGroupMuteAll, wire.TGroupDissolve,
+		wire.TReadReceipts}
 }
 
 // closeCodes returns the close codes of package wire, the pre-created
