@@ -254,7 +254,10 @@ func (t *tracker) check() {
 }
 
 // tell sends the queued changes to the users who care about them, online
-// ones only: one store query and one dispatcher call per change.
+// ones only: one store query per change, and one dispatcher call for the
+// whole queue (per 10,000 recipients), which looks every recipient up at
+// once. Of a user's changes queued together only the latest is told: it
+// is the user's state now.
 func (t *tracker) tell() {
 	t.mu.Lock()
 	queue, dropped := t.queue, t.dropped
@@ -264,7 +267,20 @@ func (t *tracker) tell() {
 		t.s.m.droppedChanges(dropped)
 		t.s.log.Warn("presence changes dropped: queue full", "dropped", dropped)
 	}
-	for _, c := range queue {
+	var batch []parley.Delivery
+	recipients := 0
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
+		if err := t.s.push.Push(ctx, batch); err != nil {
+			t.s.log.Warn("presence fan-out failed", "err", err, "changes", len(batch))
+		}
+		cancel()
+		batch, recipients = nil, 0
+	}
+	for _, c := range latest(queue) {
 		select {
 		case <-t.s.stop:
 			return
@@ -272,18 +288,38 @@ func (t *tracker) tell() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
 		who, err := t.s.store.Interested(ctx, c.app, c.p.User, t.s.interest(c.app), parley.MaxInterested)
-		if err == nil {
-			t.s.m.told(c.p.Online, len(who))
-		}
-		if err == nil && len(who) > 0 {
-			d := parley.Delivery{AppID: c.app, Users: who, Kind: DeliverFrame, Payload: wire.PresencePush(c.p)}
-			err = t.s.push.Push(ctx, []parley.Delivery{d})
-		}
 		cancel()
 		if err != nil {
-			t.s.log.Warn("presence fan-out failed", "err", err, "app_id", c.app, "user_id", c.p.User)
+			t.s.log.Warn("presence lookup of who cares failed", "err", err, "app_id", c.app, "user_id", c.p.User)
+			continue
+		}
+		t.s.m.told(c.p.Online, len(who))
+		if len(who) == 0 {
+			continue
+		}
+		if recipients+len(who) > maxFanout {
+			flush()
+		}
+		batch = append(batch, parley.Delivery{AppID: c.app, Users: who, Kind: DeliverFrame, Payload: wire.PresencePush(c.p)})
+		recipients += len(who)
+	}
+	flush()
+}
+
+// latest returns the last change of each user in queue, in the order of
+// those last changes.
+func latest(queue []change) []change {
+	seen := make(map[userKey]bool, len(queue))
+	out := make([]change, 0, len(queue))
+	for i := len(queue) - 1; i >= 0; i-- {
+		k := userKey{queue[i].app, queue[i].p.User}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, queue[i])
 		}
 	}
+	slices.Reverse(out)
+	return out
 }
 
 // subset reports whether every platform of a is in b.
