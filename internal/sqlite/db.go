@@ -39,6 +39,9 @@ type DB struct {
 	w  *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	r  *sql.DB // query-only readers
 	st *appendStmts
+	// changes are Changes' two statements, prepared once on the readers
+	// (database/sql prepares them on each reader connection as needed).
+	changes [2]*sql.Stmt
 }
 
 var _ parley.Store = (*DB)(nil)
@@ -73,7 +76,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, internal(op, err)
 	}
-	return &DB{w: w, r: r, st: st}, nil
+	db := &DB{w: w, r: r, st: st}
+	for i, q := range []string{changesDirect, changesGroups} {
+		if db.changes[i], err = r.PrepareContext(ctx, q); err != nil {
+			_ = db.Close()
+			return nil, internal(op, err)
+		}
+	}
+	return db, nil
 }
 
 // Migrate applies every pending migration to the SQLite file at path,
@@ -97,6 +107,11 @@ func Migrate(ctx context.Context, path string) ([]string, error) {
 // running fail. Close is not safe to call twice.
 func (db *DB) Close() error {
 	err := db.st.close()
+	for _, st := range db.changes {
+		if st != nil {
+			err = errors.Join(err, st.Close())
+		}
+	}
 	return errors.Join(err, db.w.Close(), db.r.Close())
 }
 

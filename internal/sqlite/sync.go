@@ -59,11 +59,11 @@ func (db *DB) Changes(ctx context.Context, appID, userID string, since uint64, n
 	const op = "sqlite.Changes"
 	lim := limit(n)
 	s := int64(min(since, math.MaxInt64))
-	direct, err := db.states(ctx, false, changesDirect, appID, userID, s, lim)
+	direct, err := db.states(ctx, false, db.changes[0], appID, userID, s, lim)
 	if err != nil {
 		return nil, internal(op, err)
 	}
-	groups, err := db.states(ctx, false, changesGroups, appID, userID, s)
+	groups, err := db.states(ctx, false, db.changes[1], appID, userID, s)
 	if err != nil {
 		return nil, internal(op, err)
 	}
@@ -83,9 +83,16 @@ const (
 )
 
 // states runs a query of stateColumns (and, with last, the newest
-// message's columns) and scans every row.
-func (db *DB) states(ctx context.Context, last bool, query string, args ...any) ([]parley.ConvState, error) {
-	rows, err := db.r.QueryContext(ctx, query, args...)
+// message's columns), given as SQL or a prepared *sql.Stmt, and scans
+// every row.
+func (db *DB) states(ctx context.Context, last bool, query any, args ...any) ([]parley.ConvState, error) {
+	var rows *sql.Rows
+	var err error
+	if st, ok := query.(*sql.Stmt); ok {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = db.r.QueryContext(ctx, query.(string), args...)
+	}
 	if err != nil {
 		return nil, err
 	}
