@@ -102,9 +102,9 @@ type ContactStore interface {
 	// AddContacts adds contacts to userID's list, or sets the alias of
 	// those already in it, giving each row a new Ver. It returns the rows
 	// as stored, with their profiles, in input order. ids must be valid
-	// and distinct. Returns EInvalid if ids holds userID, ENotFound if a
-	// contact is not a user of the app, ETooLarge if the list would grow
-	// past MaxContacts; nothing is stored then.
+	// and distinct. Returns EInvalid if ids holds userID, ENotFound if
+	// userID or a contact is not a user of the app, ETooLarge if the list
+	// would grow past MaxContacts; nothing is stored then.
 	AddContacts(ctx context.Context, appID, userID string, ids []string, alias string) ([]Contact, error)
 	// RemoveContacts removes contacts from userID's list, keeping each as
 	// a removed row with a new Ver, and returns those rows (ids that were

@@ -257,6 +257,8 @@ func (ss *storeSuite) testContactsAddErrors(t *testing.T) {
 	}
 	_, err = e.c.AddContacts(e.ctx, e.app, "alice", []string{"zed"}, "")
 	wantStoreCode(t, "AddContacts of another app's user", err, parley.ENotFound)
+	_, err = e.c.AddContacts(e.ctx, e.app, "ghost", []string{"bob"}, "")
+	wantStoreCode(t, "AddContacts for an unknown user", err, parley.ENotFound)
 	if got := e.list("alice", 0, 50); len(got) != 0 {
 		t.Errorf("Contacts after failed adds: got %v, want none stored", contactIDs(got))
 	}

@@ -343,6 +343,7 @@ func TestContactsRoundTrip(t *testing.T) {
 		want         int
 	}{
 		{"POST", "/v1/server/users/alice/contacts", map[string]any{"users": []string{"ghost"}}, 404},
+		{"POST", "/v1/server/users/ghost/contacts", map[string]any{"users": []string{"bob"}}, 404},
 		{"POST", "/v1/server/users/alice/contacts", map[string]any{"users": []string{}}, 400},
 		{"POST", "/v1/server/users/a%20b/contacts", map[string]any{"users": []string{"bob"}}, 400},
 		{"GET", "/v1/server/users/alice/contacts?limit=1000", nil, 400},

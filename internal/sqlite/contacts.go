@@ -106,6 +106,14 @@ func (db *DB) AddContacts(ctx context.Context, appID, userID string, ids []strin
 		return nil, internal(op, err)
 	}
 	defer rollback(tx)
+	var owner int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE app_id = ? AND id = ?`, appID, userID).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(op, "user %q not found", userID)
+	}
+	if err != nil {
+		return nil, internal(op, err)
+	}
 	out := make([]parley.Contact, 0, len(ids))
 	added := 0
 	for _, id := range ids {
