@@ -73,6 +73,8 @@ func platforms(conns []parley.ConnInfo) []parley.Platform {
 // registration and removal also reaches the tracker.
 type trackingRegistry struct{ s *Service }
 
+var _ parley.Registry = (*trackingRegistry)(nil)
+
 func (r *trackingRegistry) Register(ctx context.Context, c parley.ConnInfo) error {
 	if err := r.s.reg.Register(ctx, c); err != nil {
 		return err
@@ -114,6 +116,8 @@ type tracker struct {
 	s    *Service
 	wake chan struct{}
 
+	// mu guards the fields below. It is a leaf: nothing else (registry,
+	// store, pusher) is called while it is held.
 	mu      sync.Mutex
 	told    map[userKey]*toldState
 	due     map[userKey]int64 // unix ns when to check a user
