@@ -65,15 +65,19 @@ func TestGroupFanOutIsOneDeliveryFromTheCache(t *testing.T) {
 			t.Fatalf("send %d: %v", i, r.Err)
 		}
 	}
-	p.mu.Lock()
+	// Pushes follow answers (the last add's may even come after before):
+	// wait for the messages' pushes.
 	var ds []parley.Delivery
-	for _, d := range p.ds[before:] {
-		// The last add's push may come after its answer, so after before.
-		if strings.Contains(string(d.Payload), `"kind":"text"`) {
-			ds = append(ds, d)
+	for deadline := time.Now().Add(5 * time.Second); len(ds) < 20 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		ds = ds[:0]
+		for _, d := range p.ds[before:] {
+			if strings.Contains(string(d.Payload), `"kind":"text"`) {
+				ds = append(ds, d)
+			}
 		}
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 	if len(ds) != 20 {
 		t.Fatalf("got %d deliveries for 20 messages, want 20", len(ds))
 	}
@@ -197,6 +201,64 @@ func BenchmarkGroupSend(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if r := s.Send(ctx, chat.SendRequest{AppID: "app", Sender: members[i%len(members)], ConvID: "g:big", Body: text("hi")}); r.Err != nil {
 			b.Fatal(r.Err)
+		}
+	}
+}
+
+// TestGroupCacheFollowsChanges: after joins, leaves, a removal, a return,
+// roles and a transfer, the committer's view (kept up to date without
+// reloading) decides sends and fan-out exactly as the store would.
+func TestGroupCacheFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "o", "a", "b", "c", "d", "e")
+	p := &pushes{}
+	s := chat.New(st, p, chat.Config{})
+	defer s.Close()
+	if _, err := s.CreateGroup(ctx, chat.CreateGroupRequest{AppID: "app", Actor: "o", ID: "g", Members: []string{"a", "b", "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []parley.GroupChange{
+		{Actor: "o", Event: parley.EventJoined, Users: []string{"d", "e"}},
+		{Actor: "o", Event: parley.EventRemoved, Users: []string{"b"}},
+		{Actor: "c", Event: parley.EventLeft},
+		{Actor: "o", Event: parley.EventJoined, Users: []string{"b"}},
+		{Actor: "o", Event: parley.EventRole, Users: []string{"d"}, Role: parley.GroupRoleAdmin},
+		{Actor: "o", Event: parley.EventTransferred, Users: []string{"a"}},
+		{Actor: "a", Event: parley.EventMuteAll, MuteAll: true},
+	} {
+		c.AppID, c.GroupID = "app", "g"
+		if r, err := s.ChangeGroup(ctx, c, ""); err != nil || !r.Changed {
+			t.Fatalf("%s by %s: got %+v, %v", c.Event, c.Actor, r, err)
+		}
+	}
+	for who, want := range map[string]string{"e": parley.EForbidden, "b": parley.EForbidden, "c": parley.EForbidden, "d": "", "o": "", "a": ""} {
+		r := s.Send(ctx, chat.SendRequest{AppID: "app", Sender: who, ConvID: "g:g", ClientMsgID: "m-" + who, Body: text("x")})
+		if got := parley.ErrorCode(r.Err); got != want {
+			t.Errorf("send by %s: got %q, want %q", who, got, want)
+		}
+	}
+	members, err := st.Members(ctx, "app", "g:g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pushes follow answers: wait for the three messages' pushes.
+	var texts []parley.Delivery
+	for deadline := time.Now().Add(5 * time.Second); len(texts) < 3 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		texts = texts[:0]
+		for _, d := range p.ds {
+			if strings.Contains(string(d.Payload), `"kind":"text"`) {
+				texts = append(texts, d)
+			}
+		}
+		p.mu.Unlock()
+	}
+	if len(texts) != 3 {
+		t.Fatalf("got %d message pushes, want 3", len(texts))
+	}
+	for _, d := range texts {
+		if !slices.Equal(d.Users, members) {
+			t.Errorf("a message went to %q, want the store's members %q", d.Users, members)
 		}
 	}
 }
