@@ -65,19 +65,7 @@ func TestGroupFanOutIsOneDeliveryFromTheCache(t *testing.T) {
 			t.Fatalf("send %d: %v", i, r.Err)
 		}
 	}
-	// Pushes follow answers (the last add's may even come after before):
-	// wait for the messages' pushes.
-	var ds []parley.Delivery
-	for deadline := time.Now().Add(5 * time.Second); len(ds) < 20 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		p.mu.Lock()
-		ds = ds[:0]
-		for _, d := range p.ds[before:] {
-			if strings.Contains(string(d.Payload), `"kind":"text"`) {
-				ds = append(ds, d)
-			}
-		}
-		p.mu.Unlock()
-	}
+	ds := p.waitTexts(before, 20)
 	if len(ds) != 20 {
 		t.Fatalf("got %d deliveries for 20 messages, want 20", len(ds))
 	}
@@ -241,18 +229,7 @@ func TestGroupCacheFollowsChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pushes follow answers: wait for the three messages' pushes.
-	var texts []parley.Delivery
-	for deadline := time.Now().Add(5 * time.Second); len(texts) < 3 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		p.mu.Lock()
-		texts = texts[:0]
-		for _, d := range p.ds {
-			if strings.Contains(string(d.Payload), `"kind":"text"`) {
-				texts = append(texts, d)
-			}
-		}
-		p.mu.Unlock()
-	}
+	texts := p.waitTexts(0, 3)
 	if len(texts) != 3 {
 		t.Fatalf("got %d message pushes, want 3", len(texts))
 	}
@@ -261,4 +238,23 @@ func TestGroupCacheFollowsChanges(t *testing.T) {
 			t.Errorf("a message went to %q, want the store's members %q", d.Users, members)
 		}
 	}
+}
+
+// waitTexts returns the deliveries of text messages recorded from index
+// from on, waiting up to 5 s for n of them: the committer pushes a batch
+// after it has answered its senders (the last add's push may even land
+// after from was taken).
+func (p *pushes) waitTexts(from, n int) []parley.Delivery {
+	var ds []parley.Delivery
+	for deadline := time.Now().Add(5 * time.Second); len(ds) < n && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		ds = ds[:0]
+		for _, d := range p.ds[from:] {
+			if strings.Contains(string(d.Payload), `"kind":"text"`) {
+				ds = append(ds, d)
+			}
+		}
+		p.mu.Unlock()
+	}
+	return ds
 }
