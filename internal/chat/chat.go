@@ -69,7 +69,8 @@ type Config struct {
 	// the readers; larger ones only count them. Default 500.
 	ReceiptsList int
 	// GroupCacheMembers bounds the memberships the committer keeps in
-	// memory for fan-out and send checks. Default 1,000,000.
+	// memory for fan-out and send checks (about 90 bytes each, user id
+	// included). Default 1,000,000.
 	GroupCacheMembers int
 }
 
