@@ -64,6 +64,10 @@ type Options struct {
 	// offline or changes platforms. Presence pushes are best effort and
 	// may repeat a state; Presence asks for the current one. Optional.
 	OnPresence func(parley.Presence)
+	// OnTyping is called when another member, or this user on another
+	// device, says they are typing in a conversation (see Typing).
+	// Indicators are not stored: one missed is gone. Optional.
+	OnTyping func(wire.TypingEvent)
 	// OnProfile is called with the new profile of a user this user cares
 	// about when the business line changes it, and, after every
 	// (re)connection, with each such profile changed since the last one

@@ -63,7 +63,7 @@ func (c *Client) Presence(ctx context.Context, users []string) ([]parley.Presenc
 	return res.Users, nil
 }
 
-// social runs the callback of a presence, profile or contacts push.
+// social runs the callback of a presence, profile, contacts or typing push.
 func (d *deliverer) social(raw []byte) {
 	var f struct {
 		Type string `json:"type"`
@@ -81,6 +81,11 @@ func (d *deliverer) social(raw []byte) {
 		var p wire.ProfileEvent
 		if err = json.Unmarshal(raw, &p); err == nil && o.OnProfile != nil {
 			o.OnProfile(p.Profile)
+		}
+	case wire.TTypingRx:
+		var ev wire.TypingEvent
+		if err = json.Unmarshal(raw, &ev); err == nil && o.OnTyping != nil {
+			o.OnTyping(ev)
 		}
 	case wire.TContactsRx:
 		var ev wire.ContactsEvent

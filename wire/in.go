@@ -31,7 +31,7 @@ type In struct {
 	N []uint64 `json:"n,omitempty"`
 
 	// sync: Since, Limit. pull: Conv, After, Before, Limit, Newest.
-	// read: Conv, Seq. convs: Before (a ver), Limit. search: Q, Conv
+	// read: Conv, Seq. typing: Conv. convs: Before (a ver), Limit. search: Q, Conv
 	// (optional), Before (the next of the previous page), Limit.
 	Q      string `json:"q,omitempty"`
 	Since  uint64 `json:"since,omitempty"`
@@ -135,6 +135,8 @@ func (in *In) Validate() error {
 		}
 	case TContactsAdd, TContactsRemove, TContacts, TProfiles, TPresence:
 		return in.validateSocial()
+	case TTyping:
+		return in.validateTyping()
 	case TGroupCreate, TGroupInfo, TGroupUpdate, TGroupMembers, TGroupAdd, TGroupRemove, TGroupLeave,
 		TGroupRole, TGroupTransfer, TGroupMute, TGroupMuteAll, TGroupDissolve, TReadReceipts:
 		return in.validateGroup()

@@ -32,6 +32,7 @@ type Chat interface {
 	Sync(ctx context.Context, appID, userID string, since uint64, limit int) (wire.SyncRes, error)
 	Pull(ctx context.Context, appID, userID, convID string, r parley.MessageRange) (wire.PullRes, error)
 	Read(ctx context.Context, appID, userID, convID string, seq uint64, skipConn string) (parley.ConvState, error)
+	Typing(ctx context.Context, appID, userID, convID, skipConn string) error
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) (wire.ConvsRes, error)
 	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
 	Groups // group.go

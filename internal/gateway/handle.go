@@ -159,6 +159,11 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		res, err = s.g.chat.Conversations(ctx, s.app, s.user, in.Before, in.LimitOr(wire.DefaultLimit))
 	case wire.TSearch:
 		res, err = s.g.chat.Search(ctx, s.app, s.user, in.SearchQuery())
+	case wire.TTyping:
+		if err = s.typingAllowed(in.Conv); err == nil {
+			err = s.g.chat.Typing(ctx, s.app, s.user, in.Conv, s.connID)
+		}
+		res = struct{}{}
 	case wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence:
 		res, err = s.social(ctx, in)
 	case wire.TGroupCreate, wire.TGroupInfo, wire.TGroupUpdate, wire.TGroupMembers, wire.TGroupAdd, wire.TGroupRemove,

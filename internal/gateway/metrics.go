@@ -41,7 +41,7 @@ func (t transport) String() string {
 }
 
 const (
-	numFrameTypes = 27
+	numFrameTypes = 28
 	numCloseCodes = 12
 )
 
@@ -52,7 +52,7 @@ func frameTypes() [numFrameTypes]string {
 		wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence,
 		wire.TGroupCreate, wire.TGroupInfo, wire.TGroupUpdate, wire.TGroupMembers, wire.TGroupAdd, wire.TGroupRemove,
 		wire.TGroupLeave, wire.TGroupRole, wire.TGroupTransfer, wire.TGroupMute, wire.TGroupMuteAll, wire.TGroupDissolve,
-		wire.TReadReceipts}
+		wire.TReadReceipts, wire.TTyping}
 }
 
 // closeCodes returns the close codes of package wire, the pre-created

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
@@ -55,8 +56,10 @@ type Session struct {
 	working bool
 	// A token bucket for request frames, inline rather than a
 	// *rate.Limiter: ~100 bytes less per session, and guarded by mu.
-	tokens   float64 // request frames the session may still make
-	tokensAt int64   // unix ns when tokens was last topped up; 0: never
+	typingConv string  // the conversation of the last typing indicator relayed
+	typingAt   int64   // and when, unix ns
+	tokens     float64 // request frames the session may still make
+	tokensAt   int64   // unix ns when tokens was last topped up; 0: never
 
 }
 
@@ -228,6 +231,8 @@ func (s *Session) deliver(d *parley.Delivery) {
 			return
 		}
 		s.g.m.pushWritten()
+	case chat.DeliverFrame:
+		s.write(d.Payload)
 	case chat.DeliverRead:
 		if f := wire.ReadRaw(d.Payload); f != nil {
 			s.write(f)
@@ -270,4 +275,22 @@ func (s *Session) allow() bool {
 	}
 	s.tokens--
 	return true
+}
+
+// typingInterval is the shortest time between two typing indicators of a
+// session in one conversation.
+const typingInterval = time.Second
+
+// typingAllowed rate-limits typing indicators: one per conversation per
+// typingInterval, per session (clients send one every few seconds while
+// the user types).
+func (s *Session) typingAllowed(conv string) error {
+	now := s.g.cfg.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if conv == s.typingConv && now-s.typingAt < int64(typingInterval) {
+		return parley.Errorf(parley.ERateLimited, "at most one typing indicator per conversation per second")
+	}
+	s.typingConv, s.typingAt = conv, now
+	return nil
 }
