@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"testing"
 
@@ -45,6 +46,18 @@ func TestUploadDownload(t *testing.T) {
 	}
 	if _, _, err := bob.Download(ctx, "nope"); parley.ErrorCode(err) != parley.EInvalid {
 		t.Fatalf("malformed id: %v, want invalid", err)
+	}
+	// The file may be shared in its own conversation, not in another.
+	img := []byte(fmt.Sprintf(`{"file":%q,"size":%d,"mime":"image/png"}`, fi.ID, fi.Size))
+	if _, err := alice.Send(ctx, "bob", parley.KindImage, img); err != nil {
+		t.Fatalf("image message in the file's conversation: %v", err)
+	}
+	if _, err := alice.Send(ctx, "carol", parley.KindImage, img); parley.ErrorCode(err) != parley.EInvalid {
+		t.Fatalf("image message naming a file of another conversation: %v, want invalid", err)
+	}
+	unknown := []byte(`{"file":"aaaaaaaaaaaaaaaaaaaaaaaaaa","size":1,"mime":"image/png"}`)
+	if _, err := alice.Send(ctx, "bob", parley.KindImage, unknown); parley.ErrorCode(err) != parley.EInvalid {
+		t.Fatalf("image message naming no file: %v, want invalid", err)
 	}
 	var _ client.FileInfo = fi
 }

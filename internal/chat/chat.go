@@ -62,6 +62,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, from NewMetrics. nil counts nothing.
 	Metrics *Metrics
+	// Files, if set, is checked on every image, file, audio and video
+	// message from a client: the file it names must have been uploaded
+	// into the message's conversation.
+	Files FileLookup
 	// GroupMaxMembers is a new group's member limit unless the business
 	// backend sets one. Default parley.DefaultMaxGroupMembers (10,000).
 	GroupMaxMembers int

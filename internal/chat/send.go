@@ -112,6 +112,11 @@ func (s *Service) prepare(ctx context.Context, req *SendRequest) (*parley.Messag
 	if err != nil {
 		return nil, err
 	}
+	if req.FromClient {
+		if err := s.checkFile(ctx, req.AppID, convID, req.Kind, req.Body); err != nil {
+			return nil, err
+		}
+	}
 	return &parley.Message{
 		AppID:       req.AppID,
 		ConvID:      convID,

@@ -222,7 +222,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	var disp *dispatch.Dispatcher
 	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
 	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
-	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat,
+	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat, Files: s.store,
 		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
