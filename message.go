@@ -33,7 +33,22 @@ const (
 	KindLocation Kind = "location"
 	KindCustom   Kind = "custom"
 	KindSystem   Kind = "system"
+	// KindRecall and KindEdit revise an earlier message of the same
+	// conversation: a RevisionBody naming its seq. They take their own
+	// seq, so every device applies them in order, offline ones when they
+	// sync. A recalled message is stored as KindRecalled with an empty
+	// body; an edited one keeps its kind with the new text.
+	KindRecall   Kind = "recall"
+	KindEdit     Kind = "edit"
+	KindRecalled Kind = "recalled"
 )
+
+// RevisionBody is the body of a recall ({"seq": n}) or an edit ({"seq": n,
+// "text": "..."}) of message n of the conversation.
+type RevisionBody struct {
+	Seq  uint64 `json:"seq"`
+	Text string `json:"text,omitempty"`
+}
 
 // Limits on message bodies.
 const (
@@ -157,6 +172,24 @@ func ValidateBody(kind Kind, body json.RawMessage, clientSent bool) error {
 			return Errorf(EInvalid, `a location body is {"lat": n, "lng": n, ...}: %v`, err)
 		}
 		return l.validate()
+	case KindRecall, KindEdit:
+		var r RevisionBody
+		if err := decodeStrict(body, &r); err != nil {
+			return Errorf(EInvalid, `a %s body is {"seq": n%s}: %v`, kind, map[Kind]string{KindEdit: `, "text": "..."`}[kind], err)
+		}
+		if r.Seq == 0 {
+			return Errorf(EInvalid, "a %s body needs the seq of the message it revises", kind)
+		}
+		switch {
+		case kind == KindRecall && r.Text != "":
+			return Errorf(EInvalid, "a recall body has no text")
+		case kind == KindEdit && r.Text == "":
+			return Errorf(EInvalid, "an edit body needs the new text")
+		case len(r.Text) > MaxTextLen:
+			return Errorf(ETooLarge, "text longer than %d bytes", MaxTextLen)
+		}
+	case KindRecalled:
+		return Errorf(EInvalid, "recalled is not a kind that can be sent")
 	case KindCustom, KindSystem:
 		if kind == KindSystem && clientSent {
 			return Errorf(EForbidden, "clients cannot send system messages")

@@ -62,6 +62,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, from NewMetrics. nil counts nothing.
 	Metrics *Metrics
+	// RecallWindow and EditWindow are how long after sending a client
+	// may recall or edit its own message. Defaults DefaultRecallWindow
+	// and DefaultEditWindow.
+	RecallWindow, EditWindow time.Duration
 	// Files, if set, is checked on every image, file, audio and video
 	// message from a client: the file it names must have been uploaded
 	// into the message's conversation.
@@ -87,6 +91,12 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RecallWindow <= 0 {
+		c.RecallWindow = DefaultRecallWindow
+	}
+	if c.EditWindow <= 0 {
+		c.EditWindow = DefaultEditWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -132,6 +132,7 @@ func (s *Service) commitMsgs(batch []*pending) {
 		for j, r := range stored {
 			results[in[j]] = r
 		}
+		s.applyRevisions(ctx, msgs, stored)
 	}
 	deliveries := make([]parley.Delivery, 0, len(batch))
 	for i, p := range batch {

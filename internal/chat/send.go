@@ -116,6 +116,9 @@ func (s *Service) prepare(ctx context.Context, req *SendRequest) (*parley.Messag
 		if err := s.checkFile(ctx, req.AppID, convID, req.Kind, req.Body); err != nil {
 			return nil, err
 		}
+		if err := s.checkRevision(ctx, req.AppID, convID, req.Sender, req.Kind, req.Body); err != nil {
+			return nil, err
+		}
 	}
 	return &parley.Message{
 		AppID:       req.AppID,

@@ -69,6 +69,9 @@ type Config struct {
 	RetryInterval time.Duration
 	MaxRetries    int
 
+	// RecallWindow and EditWindow: how long after sending a client may
+	// recall or edit its own message (2 minutes and 24 hours).
+	RecallWindow, EditWindow time.Duration
 	// Interest is whose presence and profile changes users are told of
 	// (parley.InterestDefault: their contacts and direct-conversation
 	// peers). One value for every app of the node until apps have
@@ -223,6 +226,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	pusher := pushFunc(func(ctx context.Context, ds []parley.Delivery) error { return disp.Push(ctx, ds) })
 	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat, Files: s.store,
+		RecallWindow: cfg.RecallWindow, EditWindow: cfg.EditWindow,
 		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
