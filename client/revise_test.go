@@ -72,6 +72,16 @@ func TestRecallAndEdit(t *testing.T) {
 		t.Fatalf("edited message in history: %s", h[0].Body)
 	}
 
+	// Search finds the edited words, not the replaced or recalled ones.
+	for q, want := range map[string]int{"bob": 1, "oops": 0} {
+		res, err := alice.Search(ctx, parley.SearchQuery{Text: q, ConvID: conv})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		if len(res.Msgs) != want {
+			t.Errorf("search %q found %d messages, want %d: %+v", q, len(res.Msgs), want, res.Msgs)
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		do   func() error
