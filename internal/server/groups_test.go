@@ -114,6 +114,15 @@ func TestGroupOf10000(t *testing.T) {
 			t.Fatalf("add %d: status %d, %+v", i, st, res)
 		}
 	}
+	// A change answers before its push goes out, and the last add's push
+	// to 10,000 members can still be on its way while the clients below
+	// log in (one of them then gets it, even before its auth answer). A
+	// change that changes nothing is committed after that push and pushes
+	// nothing itself: once it is answered, every earlier push is out.
+	var barrier struct{ Changed bool }
+	if st := n.api(t, "POST", "/v1/server/groups/big/members", map[string]any{"users": users[1:2]}, &barrier); st != 200 || barrier.Changed {
+		t.Fatalf("re-adding a member: status %d, %+v, want no change", st, barrier)
+	}
 	var info struct{ Group parley.Group }
 	if n.api(t, "GET", "/v1/server/groups/big", nil, &info); info.Group.Members != total || info.Group.Owner != users[0] {
 		t.Fatalf("group info: got %+v, want %d members", info.Group, total)
