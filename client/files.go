@@ -7,20 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"time"
-)
 
-// FileInfo describes a stored file, as the upload answers it.
-type FileInfo struct {
-	ID        string    `json:"id"`
-	Conv      string    `json:"conv"`
-	Uploader  string    `json:"uploader"`
-	Name      string    `json:"name"`
-	Size      int64     `json:"size"`
-	MIME      string    `json:"mime"`
-	SHA256    string    `json:"sha256"`
-	CreatedAt time.Time `json:"created_at"`
-}
+	"github.com/parley-im/parley/wire"
+)
 
 // Upload streams r into conversation conv as a file named name (see
 // docs/protocol.md §11.1). mime is the declared type, "" to let the server
@@ -32,26 +21,26 @@ type FileInfo struct {
 // Errors are *parley.Error values: unauthorized, invalid (a disallowed or
 // mismatched type, a bad name), too_large (over the server's limit),
 // forbidden (not a member of conv), not_found.
-func (c *Client) Upload(ctx context.Context, conv, name, mime string, r io.Reader) (FileInfo, error) {
+func (c *Client) Upload(ctx context.Context, conv, name, mime string, r io.Reader) (wire.FileInfo, error) {
 	q := url.Values{"conv": {conv}}
 	if name != "" {
 		q.Set("name", name)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.URL+"/v1/files?"+q.Encode(), r)
 	if err != nil {
-		return FileInfo{}, err
+		return wire.FileInfo{}, err
 	}
 	if mime != "" {
 		req.Header.Set("Content-Type", mime)
 	}
 	resp, err := c.fileRequest(req)
 	if err != nil {
-		return FileInfo{}, err
+		return wire.FileInfo{}, err
 	}
 	defer resp.Body.Close()
-	var fi FileInfo
+	var fi wire.FileInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&fi); err != nil || fi.ID == "" {
-		return FileInfo{}, fmt.Errorf("client: undecodable upload answer: %v", err)
+		return wire.FileInfo{}, fmt.Errorf("client: undecodable upload answer: %v", err)
 	}
 	return fi, nil
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley"
-	"github.com/parley-im/parley/client"
 )
 
 // TestUploadDownload: alice uploads a PNG into her conversation with bob,
@@ -59,5 +58,4 @@ func TestUploadDownload(t *testing.T) {
 	if _, err := alice.Send(ctx, "bob", parley.KindImage, unknown); parley.ErrorCode(err) != parley.EInvalid {
 		t.Fatalf("image message naming no file: %v, want invalid", err)
 	}
-	var _ client.FileInfo = fi
 }

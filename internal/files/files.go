@@ -23,22 +23,22 @@ import (
 )
 
 // File is the catalog record of one stored file. ID is also the file's key
-// in the BlobStore.
+// in the BlobStore. Clients see it as a wire.FileInfo.
 type File struct {
-	ID       string `json:"id"`
-	AppID    string `json:"-"`
-	ConvID   string `json:"conv"`
-	Uploader string `json:"uploader"`
+	ID       string
+	AppID    string
+	ConvID   string
+	Uploader string
 	// Name is for display and for the download's Content-Disposition; it
 	// is never part of a path.
-	Name string `json:"name"`
-	Size int64  `json:"size"`
+	Name string
+	Size int64
 	// MIME is the type sniffed from the content (refined by the declared
 	// type where the content allows it), without parameters.
-	MIME string `json:"mime"`
+	MIME string
 	// SHA256 is the content's digest, lower-case hex.
-	SHA256    string    `json:"sha256"`
-	CreatedAt time.Time `json:"created_at"`
+	SHA256    string
+	CreatedAt time.Time
 }
 
 // BlobStore keeps file contents under keys. Keys are 1 to 64 characters of

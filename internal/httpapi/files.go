@@ -96,7 +96,8 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, id gateway.I
 		s.fail(w, err)
 		return
 	}
-	wire.WriteJSON(w, http.StatusCreated, f)
+	wire.WriteJSON(w, http.StatusCreated, wire.FileInfo{ID: f.ID, Conv: f.ConvID, Uploader: f.Uploader, Name: f.Name,
+		Size: f.Size, MIME: f.MIME, SHA256: f.SHA256, CreatedAt: f.CreatedAt})
 }
 
 // readMultipartHead reads the parts before the "file" part and points
