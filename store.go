@@ -94,6 +94,12 @@ type ConvStore interface {
 	Append(ctx context.Context, msgs []*Message) ([]AppendResult, error)
 	// Messages returns a range of a conversation's messages.
 	Messages(ctx context.Context, appID, convID string, r MessageRange) ([]Message, error)
+	// ReviseMessage rewrites the kind and body of message seq of a
+	// conversation (a recall or an edit, which is recorded as a message
+	// of its own; see KindRecall); its seq, id, sender and time stay, and
+	// a store that indexes text for search indexes the new body. Returns
+	// ENotFound if the conversation has no such message.
+	ReviseMessage(ctx context.Context, appID, convID string, seq uint64, kind Kind, body []byte) error
 	// Changes returns the user's conversations whose Ver is greater than
 	// since, in ascending Ver order, at most limit of them, so that a
 	// caller pages by the last Ver it got. A conversation's Ver is the

@@ -29,6 +29,7 @@ type Store interface {
 	Members(ctx context.Context, appID, convID string) ([]string, error)
 	Append(ctx context.Context, msgs []*parley.Message) ([]parley.AppendResult, error)
 	Messages(ctx context.Context, appID, convID string, r parley.MessageRange) ([]parley.Message, error)
+	ReviseMessage(ctx context.Context, appID, convID string, seq uint64, kind parley.Kind, body []byte) error
 	Changes(ctx context.Context, appID, userID string, since uint64, limit int) ([]parley.ConvState, error)
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]parley.ConvState, error)
 	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (parley.ConvState, bool, error)

@@ -8,11 +8,6 @@ import (
 	"github.com/parley-im/parley"
 )
 
-// Reviser rewrites a stored message; the store implements it.
-type Reviser interface {
-	ReviseMessage(ctx context.Context, appID, convID string, seq uint64, kind parley.Kind, body []byte) error
-}
-
 // Default revision windows.
 const (
 	DefaultRecallWindow = 2 * time.Minute
@@ -84,10 +79,6 @@ func (s *Service) checkRevision(ctx context.Context, appID, convID, sender strin
 // The events themselves are already stored in the sequence, which is what
 // devices converge on; a failure here is logged.
 func (s *Service) applyRevisions(ctx context.Context, msgs []*parley.Message, results []parley.AppendResult) {
-	rv, ok := s.store.(Reviser)
-	if !ok {
-		return
-	}
 	for i, m := range msgs {
 		if results[i].Err != nil || results[i].Dup || (m.Kind != parley.KindRecall && m.Kind != parley.KindEdit) {
 			continue
@@ -101,7 +92,7 @@ func (s *Service) applyRevisions(ctx context.Context, msgs []*parley.Message, re
 			kind = parley.KindText
 			body, _ = json.Marshal(map[string]any{"text": r.Text, "edited": m.Seq})
 		}
-		if err := rv.ReviseMessage(ctx, m.AppID, m.ConvID, r.Seq, kind, body); err != nil {
+		if err := s.store.ReviseMessage(ctx, m.AppID, m.ConvID, r.Seq, kind, body); err != nil {
 			s.log.Warn("revising a stored message failed", "err", err, "conv_id", m.ConvID, "seq", r.Seq)
 		}
 	}

@@ -64,6 +64,7 @@ func RunStoreTests(t *testing.T, open func(t *testing.T) parley.Store) {
 		t.Run("ConcurrentSeqsGapless", ss.testAppendConcurrent)
 	})
 	t.Run("Messages", ss.testMessages)
+	t.Run("ReviseMessage", ss.testReviseMessage)
 	t.Run("Changes", func(t *testing.T) {
 		t.Run("AscendingByVer", ss.testChangesAscending)
 		t.Run("SinceAndLimit", ss.testChangesSinceLimit)
