@@ -372,6 +372,12 @@ type ConvState struct {
 	Unread      uint64   `json:"unread"`
 	Ver         uint64   `json:"ver"`
 	Left        bool     `json:"left,omitempty"`
+	// Pinned, Muted and Hidden are the member's own settings of the
+	// conversation (see ConvSettings). Hidden is true while no message
+	// has been stored since the member hid it.
+	Pinned bool `json:"pinned,omitempty"`
+	Muted  bool `json:"muted,omitempty"`
+	Hidden bool `json:"hidden,omitempty"`
 	// Last is the newest message, filled in conversation lists only.
 	Last *Message `json:"last,omitempty"`
 }

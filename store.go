@@ -114,7 +114,7 @@ type ConvStore interface {
 	// Conversations returns the user's conversation list, most recently
 	// changed first (by Ver, as Changes defines it), with each one's
 	// newest message in Last: at most limit conversations whose Ver is
-	// below beforeVer (0: no bound).
+	// below beforeVer (0: no bound). Hidden conversations are left out.
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]ConvState, error)
 	// MarkRead moves the user's read cursor to seq (clamped to the last
 	// seq; a cursor never moves back) and, if it moved, gives a new change
@@ -124,6 +124,24 @@ type ConvStore interface {
 	// Returns EForbidden if the user is not a member (former group
 	// members included), ENotFound if the conversation does not exist.
 	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (ConvState, bool, error)
+	// SetConvSettings applies c (see ConvSettings) to the user's own
+	// settings of a conversation. If a setting changed, the user's row,
+	// and only theirs, gets a new change version so that the user's
+	// other devices see it on sync; the peer of a direct conversation
+	// sees nothing. Hiding records the conversation's LastSeq: the
+	// conversation is Hidden, and left out of Conversations (never out
+	// of Changes), until a message with a later seq is stored or it is
+	// unhidden. Returns the user's state after the change, and whether
+	// anything changed. Returns EForbidden if the user is not a member
+	// (former group members included), ENotFound if the conversation
+	// does not exist.
+	SetConvSettings(ctx context.Context, appID, convID, userID string, c ConvSettings) (ConvState, bool, error)
+	// MutedBy returns the current members of a conversation who have
+	// muted it, in ascending order (none: an empty slice). Its cost is
+	// proportional to the number of such members, not to the number of
+	// members. Returns nothing, and no error, for an unknown
+	// conversation.
+	MutedBy(ctx context.Context, appID, convID string) ([]string, error)
 	// SearchMessages returns a page of the messages whose text matches
 	// q.Text (see SearchQuery), most recently stored first, from the
 	// conversations userID is a member of when it searches: never from

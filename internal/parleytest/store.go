@@ -79,6 +79,12 @@ func RunStoreTests(t *testing.T, open func(t *testing.T) parley.Store) {
 		t.Run("PeerSeesNewVer", ss.testMarkReadPeer)
 		t.Run("Errors", ss.testMarkReadErrors)
 	})
+	t.Run("ConvSettings", func(t *testing.T) { // store_settings.go
+		t.Run("OwnAndVersioned", ss.testConvSettingsOwn)
+		t.Run("HideUntilNewMessage", ss.testConvSettingsHide)
+		t.Run("GroupAndMutedBy", ss.testConvSettingsGroup)
+		t.Run("Errors", ss.testConvSettingsErrors)
+	})
 }
 
 // storeSuite is one run of RunStoreTests.

@@ -19,12 +19,20 @@ import (
 // A former group member's LastSeq is the message that recorded their
 // leaving (left_seq), and their Ver their own; a current group member's
 // Ver is the larger of theirs and the conversation's.
-const stateColumns = `m.conv_id, c.kind, CASE WHEN m.left_seq > 0 THEN m.left_seq ELSE c.last_seq END,
+const stateColumns = `m.conv_id, c.kind, ` + stateLastSeq + `,
 	m.read_seq, CASE WHEN m.role <> '' AND c.ver > m.ver THEN c.ver ELSE m.ver END, m.left_seq > 0,
+	m.pinned, m.muted, ` + stateHidden + `,
 	COALESCE((SELECT p.user_id FROM members p WHERE c.kind = 'direct' AND p.app_id = m.app_id
 		AND p.conv_id = m.conv_id AND p.user_id <> m.user_id ORDER BY p.user_id LIMIT 1), ''),
 	COALESCE((SELECT p.read_seq FROM members p WHERE c.kind = 'direct' AND p.app_id = m.app_id
 		AND p.conv_id = m.conv_id AND p.user_id <> m.user_id ORDER BY p.user_id LIMIT 1), 0)`
+
+// stateLastSeq is a member's LastSeq and stateHidden whether they have
+// hidden the conversation since it (see 00007_conv_settings.sql).
+const (
+	stateLastSeq = `CASE WHEN m.left_seq > 0 THEN m.left_seq ELSE c.last_seq END`
+	stateHidden  = `m.hide_seq >= ` + stateLastSeq
+)
 
 const stateFrom = ` FROM members m
 	JOIN conversations c ON c.app_id = m.app_id AND c.id = m.conv_id`
@@ -37,7 +45,8 @@ const groupsFrom = ` FROM members m INDEXED BY members_groups_by_user
 
 func scanState(row interface{ Scan(...any) error }, s *parley.ConvState, extra ...any) error {
 	var kind string
-	dst := append([]any{&s.ConvID, &kind, &s.LastSeq, &s.ReadSeq, &s.Ver, &s.Left, &s.Peer, &s.PeerReadSeq}, extra...)
+	dst := append([]any{&s.ConvID, &kind, &s.LastSeq, &s.ReadSeq, &s.Ver, &s.Left,
+		&s.Pinned, &s.Muted, &s.Hidden, &s.Peer, &s.PeerReadSeq}, extra...)
 	if err := row.Scan(dst...); err != nil {
 		return err
 	}
@@ -143,13 +152,14 @@ func (db *DB) Conversations(ctx context.Context, appID, userID string, beforeVer
 		LEFT JOIN messages l ON l.app_id = m.app_id AND l.conv_id = m.conv_id
 			AND l.seq = CASE WHEN m.left_seq > 0 THEN m.left_seq ELSE c.last_seq END`
 	direct, err := db.states(ctx, true, `SELECT `+stateColumns+lastCols+stateFrom+lastJoin+`
-		WHERE m.app_id = ? AND m.user_id = ? AND m.ver < ? AND m.role = ''
+		WHERE m.app_id = ? AND m.user_id = ? AND m.ver < ? AND m.role = '' AND NOT (`+stateHidden+`)
 		ORDER BY m.ver DESC LIMIT ?`, appID, userID, int64(before), lim)
 	if err != nil {
 		return nil, internal(op, err)
 	}
 	groups, err := db.states(ctx, true, `SELECT `+stateColumns+lastCols+groupsFrom+lastJoin+`
-		WHERE m.app_id = ?1 AND m.user_id = ?2 AND m.role <> '' AND max(m.ver, c.ver) < ?3`,
+		WHERE m.app_id = ?1 AND m.user_id = ?2 AND m.role <> '' AND max(m.ver, c.ver) < ?3
+			AND NOT (`+stateHidden+`)`,
 		appID, userID, int64(before))
 	if err != nil {
 		return nil, internal(op, err)
