@@ -49,6 +49,9 @@ type In struct {
 	// Limit. (social.go)
 	Users []string `json:"users,omitempty"`
 	Alias string   `json:"alias,omitempty"`
+
+	// conv_set: Conv, Settings (convsettings.go).
+	Settings *parley.ConvSettings `json:"settings,omitempty"`
 }
 
 // Decode parses and validates one client frame. Every error is a
@@ -137,6 +140,8 @@ func (in *In) Validate() error {
 		return in.validateSocial()
 	case TTyping:
 		return in.validateTyping()
+	case TConvSet:
+		return in.validateConvSet()
 	case TGroupCreate, TGroupInfo, TGroupUpdate, TGroupMembers, TGroupAdd, TGroupRemove, TGroupLeave,
 		TGroupRole, TGroupTransfer, TGroupMute, TGroupMuteAll, TGroupDissolve, TReadReceipts:
 		return in.validateGroup()
