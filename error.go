@@ -18,6 +18,7 @@ const (
 	ERateLimited  = "rate_limited" // too many requests; retry later
 	EUnavailable  = "unavailable"  // the server cannot serve now (draining, overloaded)
 	EInternal     = "internal"     // a bug or an infrastructure failure
+	EDisabled     = "disabled"     // the feature is switched off for the app (AppSettings)
 )
 
 // Error is Parley's error. Code is one of the E* constants and is stable;

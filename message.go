@@ -129,6 +129,10 @@ type Message struct {
 	Body        json.RawMessage `json:"body"`
 	// Time is when the message was accepted, in Unix milliseconds.
 	Time int64 `json:"ts"`
+	// Variants are renderings of the message for some roles and
+	// platforms (see Variant); devices get the one For picks, never
+	// this list. Empty for nearly every message.
+	Variants []Variant `json:"variants,omitempty"`
 }
 
 // ValidateBody checks a message body as received from a client or a

@@ -25,6 +25,16 @@ type AppStore interface {
 	CreateApp(ctx context.Context, app *App) error
 	// App returns an app. Returns ENotFound if there is none with that id.
 	App(ctx context.Context, id string) (*App, error)
+	// AppSettings returns the app's own settings: none set (the zero
+	// value) until UpdateAppSettings stores some. Returns ENotFound if
+	// there is no app with that id.
+	AppSettings(ctx context.Context, appID string) (AppSettings, error)
+	// UpdateAppSettings applies p (AppSettingsPatch.Apply) to the app's
+	// settings and stores the result, read and written in one
+	// transaction so that concurrent updates of different fields all
+	// hold, and returns it. It does not validate p. Returns ENotFound if
+	// there is no app with that id.
+	UpdateAppSettings(ctx context.Context, appID string, p AppSettingsPatch) (AppSettings, error)
 }
 
 // UserStore keeps users and their session revocations.
@@ -89,8 +99,11 @@ type ConvStore interface {
 	// the conversation itself and the sender only, so that a message
 	// costs the same in a group of 10,000 as in a group of 2 (the other
 	// members see it through the conversation's version, see Changes).
-	// ID, Time, Kind and Body must be set by the caller. When Append
-	// returns a nil error every result without Err is durable.
+	// ID, Time, Kind and Body must be set by the caller; Variants are
+	// stored with the message, and every read that returns the message
+	// (Messages, Conversations' Last, SearchMessages, a duplicate)
+	// returns them. When Append returns a nil error every result
+	// without Err is durable.
 	Append(ctx context.Context, msgs []*Message) ([]AppendResult, error)
 	// Messages returns a range of a conversation's messages.
 	Messages(ctx context.Context, appID, convID string, r MessageRange) ([]Message, error)

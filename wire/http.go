@@ -19,7 +19,7 @@ func HTTPStatus(code string) int {
 		return http.StatusBadRequest
 	case parley.EUnauthorized:
 		return http.StatusUnauthorized
-	case parley.EForbidden:
+	case parley.EForbidden, parley.EDisabled:
 		return http.StatusForbidden
 	case parley.ENotFound:
 		return http.StatusNotFound
