@@ -68,6 +68,11 @@ type Options struct {
 	// device, says they are typing in a conversation (see Typing).
 	// Indicators are not stored: one missed is gone. Optional.
 	OnTyping func(wire.TypingEvent)
+	// OnConv is called when this user's own settings of a conversation
+	// (pin, mute, hide) change on another device or by the server API,
+	// with the user's state of it. A device that missed one finds the
+	// same state on its next Sync. Optional.
+	OnConv func(parley.ConvState)
 	// OnProfile is called with the new profile of a user this user cares
 	// about when the business line changes it, and, after every
 	// (re)connection, with each such profile changed since the last one

@@ -63,7 +63,8 @@ func (c *Client) Presence(ctx context.Context, users []string) ([]parley.Presenc
 	return res.Users, nil
 }
 
-// social runs the callback of a presence, profile, contacts or typing push.
+// social runs the callback of a presence, profile, contacts, typing or
+// conv push.
 func (d *deliverer) social(raw []byte) {
 	var f struct {
 		Type string `json:"type"`
@@ -86,6 +87,11 @@ func (d *deliverer) social(raw []byte) {
 		var ev wire.TypingEvent
 		if err = json.Unmarshal(raw, &ev); err == nil && o.OnTyping != nil {
 			o.OnTyping(ev)
+		}
+	case wire.TConvRx:
+		var st parley.ConvState
+		if err = json.Unmarshal(raw, &st); err == nil && o.OnConv != nil {
+			o.OnConv(st)
 		}
 	case wire.TContactsRx:
 		var ev wire.ContactsEvent

@@ -33,6 +33,7 @@ type Store interface {
 	Changes(ctx context.Context, appID, userID string, since uint64, limit int) ([]parley.ConvState, error)
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) ([]parley.ConvState, error)
 	MarkRead(ctx context.Context, appID, convID, userID string, seq uint64) (parley.ConvState, bool, error)
+	SetConvSettings(ctx context.Context, appID, convID, userID string, c parley.ConvSettings) (parley.ConvState, bool, error)
 	SearchMessages(ctx context.Context, appID, userID string, q parley.SearchQuery) (parley.SearchResult, error)
 	GroupStore // groups.go
 }

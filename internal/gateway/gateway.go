@@ -35,6 +35,7 @@ type Chat interface {
 	Typing(ctx context.Context, appID, userID, convID, skipConn string) error
 	Conversations(ctx context.Context, appID, userID string, beforeVer uint64, limit int) (wire.ConvsRes, error)
 	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
+	SetConvSettings(ctx context.Context, appID, userID, convID string, c parley.ConvSettings, skipConn string) (parley.ConvState, error)
 	Groups // group.go
 }
 

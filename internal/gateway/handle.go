@@ -159,6 +159,8 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		res, err = s.g.chat.Conversations(ctx, s.app, s.user, in.Before, in.LimitOr(wire.DefaultLimit))
 	case wire.TSearch:
 		res, err = s.g.chat.Search(ctx, s.app, s.user, in.SearchQuery())
+	case wire.TConvSet:
+		res, err = s.g.chat.SetConvSettings(ctx, s.app, s.user, in.Conv, *in.Settings, s.connID)
 	case wire.TTyping:
 		if err = s.typingAllowed(in.Conv); err == nil {
 			err = s.g.chat.Typing(ctx, s.app, s.user, in.Conv, s.connID)

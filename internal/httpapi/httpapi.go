@@ -35,6 +35,7 @@ type Chat interface {
 	Broadcast(ctx context.Context, req chat.BroadcastRequest) (int, error)
 	History(ctx context.Context, appID, convID string, r parley.MessageRange) (wire.PullRes, error)
 	Search(ctx context.Context, appID, userID string, q parley.SearchQuery) (wire.SearchRes, error)
+	SetConvSettings(ctx context.Context, appID, userID, convID string, c parley.ConvSettings, skipConn string) (parley.ConvState, error)
 }
 
 // Pusher delivers to connected devices (used to kick revoked sessions).
