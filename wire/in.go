@@ -52,6 +52,9 @@ type In struct {
 
 	// conv_set: Conv, Settings (convsettings.go).
 	Settings *parley.ConvSettings `json:"settings,omitempty"`
+
+	// consult_* (consult.go).
+	ConsultFields
 }
 
 // Decode parses and validates one client frame. Every error is a
@@ -142,6 +145,9 @@ func (in *In) Validate() error {
 		return in.validateTyping()
 	case TConvSet:
 		return in.validateConvSet()
+	case TConsultOpen, TConsultInfo, TConsultStatus, TConsultResolve, TConsultTransfer, TConsultRate,
+		TConsultCanned, TConsultView, TConsultWatch:
+		return in.validateConsult()
 	case TGroupCreate, TGroupInfo, TGroupUpdate, TGroupMembers, TGroupAdd, TGroupRemove, TGroupLeave,
 		TGroupRole, TGroupTransfer, TGroupMute, TGroupMuteAll, TGroupDissolve, TReadReceipts:
 		return in.validateGroup()
