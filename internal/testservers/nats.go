@@ -1,0 +1,101 @@
+package testservers
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/parley-im/parley/internal/natsbus"
+)
+
+// NATS starts a NATS server of the test's own, in this process (it needs
+// nothing installed), and returns a TCP connection to it made with
+// natsbus.ConnOptions. The server has JetStream in a temporary directory
+// and listens on a random port of 127.0.0.1; it and the connection end
+// with the test. Use StartNATS for more connections or to stop it.
+func NATS(t testing.TB) *nats.Conn {
+	t.Helper()
+	return StartNATS(t).Connect(t, t.Name())
+}
+
+// NATSServer is an embedded NATS server that a test can stop and start
+// again on the same port with the same JetStream store, so that clients
+// reconnect to it. Its methods are safe for concurrent use.
+type NATSServer struct {
+	t   testing.TB
+	dir string
+
+	mu   sync.Mutex
+	port int            // -1 until the first start has picked one
+	s    *server.Server // nil while stopped
+}
+
+// StartNATS starts an embedded server as NATS does; it is shut down when
+// the test ends.
+func StartNATS(t testing.TB) *NATSServer {
+	t.Helper()
+	ns := &NATSServer{t: t, dir: t.TempDir(), port: -1}
+	t.Cleanup(ns.Stop)
+	ns.Start()
+	return ns
+}
+
+// URL is the server's client URL; it stays the same across restarts.
+func (ns *NATSServer) URL() string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return "nats://127.0.0.1:" + strconv.Itoa(ns.port)
+}
+
+// Connect returns a new TCP connection to the server named name, with
+// natsbus.ConnOptions (so it reconnects forever) and opts; it is closed
+// when the test ends.
+func (ns *NATSServer) Connect(t testing.TB, name string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(ns.URL(), append(natsbus.ConnOptions(name), opts...)...)
+	if err != nil {
+		t.Fatalf("connect to the embedded NATS server: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// Stop shuts the server down and waits for it; clients start
+// reconnecting. Stopping a stopped server does nothing.
+func (ns *NATSServer) Stop() {
+	ns.mu.Lock()
+	s := ns.s
+	ns.s = nil
+	ns.mu.Unlock()
+	if s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+// Start starts the server again on its port (the first start picks a free
+// one) and waits until it accepts clients. Starting a running server does
+// nothing.
+func (ns *NATSServer) Start() {
+	ns.t.Helper()
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if ns.s != nil {
+		return
+	}
+	s, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{
+		Port:      ns.port,
+		JetStream: true,
+		StoreDir:  ns.dir,
+		Name:      "test",
+	})
+	if err != nil {
+		ns.t.Fatalf("start an embedded NATS server: %v", err)
+	}
+	ns.s = s
+	ns.port = s.Addr().(*net.TCPAddr).Port
+}
