@@ -27,11 +27,24 @@ type Dispatcher struct {
 	local Local
 	log   *slog.Logger
 	m     *Metrics
+
+	offlineKind string
+	offline     func(d parley.Delivery, users []string)
 }
 
 // New returns a Dispatcher for node. m may be nil: no metrics.
 func New(node string, reg parley.Registry, bus parley.Bus, local Local, log *slog.Logger, m *Metrics) *Dispatcher {
 	return &Dispatcher{node: node, reg: reg, bus: bus, local: local, log: log, m: m}
+}
+
+// OnOffline makes Push call f for every delivery of the given kind with
+// the users of it that have no connection on any node (none: no call),
+// after the registry lookup that routing does anyway. f runs on Push's
+// goroutine and must not block; d and users must not be kept without a
+// copy. A failed lookup calls nothing. Call OnOffline before the first
+// Push; it is not safe for concurrent use with Push.
+func (d *Dispatcher) OnOffline(kind string, f func(d parley.Delivery, users []string)) {
+	d.offlineKind, d.offline = kind, f
 }
 
 // Push routes each delivery to the nodes where its users have connections.
@@ -90,6 +103,9 @@ func (d *Dispatcher) route(ctx context.Context, ds []parley.Delivery) (map[strin
 			}
 		}
 	}
+	if d.offline != nil {
+		d.tellOffline(ds, nodesOf)
+	}
 	perNode := make(map[string][]parley.Delivery)
 	for i := range ds {
 		split := make(map[string][]string)
@@ -105,6 +121,25 @@ func (d *Dispatcher) route(ctx context.Context, ds []parley.Delivery) (map[strin
 		}
 	}
 	return perNode, nil
+}
+
+// tellOffline calls the OnOffline hook for the deliveries of its kind.
+func (d *Dispatcher) tellOffline(ds []parley.Delivery, nodesOf map[appUser][]string) {
+	var off []string
+	for i := range ds {
+		if ds[i].Kind != d.offlineKind {
+			continue
+		}
+		off = off[:0]
+		for _, u := range ds[i].Users {
+			if len(nodesOf[appUser{ds[i].AppID, u}]) == 0 {
+				off = append(off, u)
+			}
+		}
+		if len(off) > 0 {
+			d.offline(ds[i], off)
+		}
+	}
 }
 
 func contains(s []string, v string) bool {

@@ -140,3 +140,39 @@ func TestNewMetricsRefusesARegistryTwice(t *testing.T) {
 		t.Fatal("got no error registering the metrics twice")
 	}
 }
+
+// TestOnOfflineNamesUsersWithoutConnections: the hook hears, per delivery
+// of its kind, exactly the users connected nowhere, and nothing of other
+// kinds or of deliveries whose users are all online.
+func TestOnOfflineNamesUsersWithoutConnections(t *testing.T) {
+	ctx := context.Background()
+	reg := inmem.NewRegistry()
+	bus := inmem.NewBus(0)
+	defer bus.Close()
+	var local recorder
+	for _, c := range []parley.ConnInfo{
+		{AppID: "app", UserID: "ann", ConnID: "1", Node: "a"},
+		{AppID: "app", UserID: "ben", ConnID: "2", Node: "b"}, // online elsewhere
+		{AppID: "other", UserID: "cat", ConnID: "3", Node: "a"},
+	} {
+		if err := reg.Register(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	var got []string
+	d.OnOffline("msg", func(d parley.Delivery, users []string) {
+		got = append(got, string(d.Payload)+":"+d.AppID+":"+slices.Concat(users, nil)[0]+":"+string(rune('0'+len(users))))
+	})
+	_ = d.Push(ctx, []parley.Delivery{
+		{AppID: "app", Users: []string{"ann", "ben", "cat"}, Kind: "msg", Payload: []byte("m1")}, // cat of app: offline
+		{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m2")},        // all online
+		{AppID: "app", Users: []string{"dan"}, Kind: "read", Payload: []byte("r1")},              // another kind
+		{AppID: "other", Users: []string{"cat", "ann"}, Kind: "msg", Payload: []byte("m3")},      // ann of other: offline
+		{AppID: "app", Users: []string{"eve", "dan", "ann"}, Kind: "msg", Payload: []byte("m4")}, // two offline
+	})
+	want := []string{"m1:app:cat:1", "m3:other:ann:1", "m4:app:eve:2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("offline hook: got %v, want %v", got, want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/internal/dispatch"
 	"github.com/parley-im/parley/internal/gateway"
+	"github.com/parley-im/parley/internal/notify"
 	"github.com/parley-im/parley/internal/social"
 )
 
@@ -22,6 +23,7 @@ type nodeMetrics struct {
 	disp    *dispatch.Metrics
 	gw      *gateway.Metrics
 	social  *social.Metrics
+	notify  *notify.Metrics
 	handler http.Handler
 }
 
@@ -48,6 +50,9 @@ func newNodeMetrics(log *slog.Logger) (nodeMetrics, error) {
 		return m, err
 	}
 	if m.social, err = social.NewMetrics(reg); err != nil {
+		return m, err
+	}
+	if m.notify, err = notify.NewMetrics(reg); err != nil {
 		return m, err
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{

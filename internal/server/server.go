@@ -28,6 +28,7 @@ import (
 	"github.com/parley-im/parley/internal/gateway/nbiows"
 	"github.com/parley-im/parley/internal/httpapi"
 	"github.com/parley-im/parley/internal/inmem"
+	"github.com/parley-im/parley/internal/notify"
 	"github.com/parley-im/parley/internal/social"
 	"github.com/parley-im/parley/internal/sqlite"
 	"github.com/parley-im/parley/wire"
@@ -80,6 +81,12 @@ type Config struct {
 	// PresenceDebounce is how long a user stays without a connection
 	// before the users who care are told it went offline (5s).
 	PresenceDebounce time.Duration
+
+	// Notifier receives offline-push notifications (internal/notify);
+	// nil logs them. OfflinePushMaxGroup: messages to larger groups
+	// notify nobody (notify.DefaultMaxGroup, 500).
+	Notifier            notify.Notifier
+	OfflinePushMaxGroup int
 
 	Logger *slog.Logger
 	Out    io.Writer // where the first-start banner goes (os.Stdout)
@@ -167,6 +174,7 @@ type Server struct {
 	bus     *inmem.Bus
 	chat    *chat.Service
 	social  *social.Service
+	notify  *notify.Service
 	gw      *gateway.Gateway
 	ws      gateway.Upgrader
 	metrics nodeMetrics
@@ -238,6 +246,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Metrics: metrics.gw, Social: s.social,
 	}, s.ws, clientAuth, s.chat, s.social.Registry())
 	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
+	s.notify = notify.New(s.store, notify.Config{Notifier: cfg.Notifier, MaxGroup: cfg.OfflinePushMaxGroup,
+		Logger: cfg.Logger, Now: cfg.Now, Metrics: metrics.notify})
+	disp.OnOffline(chat.DeliverMsg, s.notify.Offline)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}
@@ -326,6 +337,9 @@ func (s *Server) closeAll() {
 	}
 	if s.chat != nil {
 		s.chat.Close()
+	}
+	if s.notify != nil {
+		s.notify.Close() // after chat: its last commits may notify
 	}
 	if s.ws != nil {
 		_ = s.ws.Close()
