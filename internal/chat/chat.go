@@ -82,6 +82,17 @@ type Config struct {
 	// memory for fan-out and send checks (about 90 bytes each, user id
 	// included). Default 1,000,000.
 	GroupCacheMembers int
+	// Observer, if set, is told of every message the committer stores.
+	Observer Observer
+}
+
+// Observer is told of the messages the committer stores as new (not
+// duplicates), right after each commit and before their senders are
+// answered (internal/consult records consultation threads this way).
+// Stored runs on the committer goroutine: it must not block and must not
+// modify the messages.
+type Observer interface {
+	Stored(msgs []*parley.Message)
 }
 
 func (c *Config) defaults() {

@@ -133,6 +133,7 @@ func (s *Service) commitMsgs(batch []*pending) {
 			results[in[j]] = r
 		}
 		s.applyRevisions(ctx, msgs, stored)
+		s.observe(msgs, stored)
 	}
 	deliveries := make([]parley.Delivery, 0, len(batch))
 	for i, p := range batch {
@@ -168,6 +169,22 @@ func (s *Service) commitMsgs(batch []*pending) {
 			// delays them.
 			s.log.Warn("push failed", "err", err, "deliveries", len(deliveries))
 		}
+	}
+}
+
+// observe tells Config.Observer of the messages just stored as new.
+func (s *Service) observe(msgs []*parley.Message, stored []parley.AppendResult) {
+	if s.cfg.Observer == nil {
+		return
+	}
+	fresh := make([]*parley.Message, 0, len(msgs))
+	for j, r := range stored {
+		if r.Err == nil && !r.Dup {
+			fresh = append(fresh, msgs[j])
+		}
+	}
+	if len(fresh) > 0 {
+		s.cfg.Observer.Stored(fresh)
 	}
 }
 

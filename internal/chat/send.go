@@ -148,8 +148,10 @@ func (s *Service) resolveConv(ctx context.Context, appID, sender, to, convID str
 		return convID, nil
 	}
 	if !direct {
-		// Other conversation kinds: membership decides.
-		if err := s.store.IsMember(ctx, appID, convID, sender); err != nil {
+		// Other conversation kinds (consultation threads): membership
+		// decides; the system writes into any that exists.
+		if err := s.store.IsMember(ctx, appID, convID, sender); err != nil &&
+			(sender != parley.SystemUserID || parley.ErrorCode(err) != parley.EForbidden) {
 			return "", err
 		}
 		return convID, nil
