@@ -32,6 +32,11 @@ func RunStoreTests(t *testing.T, open func(t *testing.T) parley.Store) {
 		t.Run("DuplicateIsConflict", ss.testAppDuplicate)
 		t.Run("MissingIsNotFound", ss.testAppMissing)
 	})
+	t.Run("AppSettings", func(t *testing.T) { // store_appsettings.go
+		t.Run("UpdateThenGet", ss.testAppSettingsUpdateThenGet)
+		t.Run("ConcurrentFieldsAllHold", ss.testAppSettingsConcurrent)
+		t.Run("MissingAppIsNotFound", ss.testAppSettingsMissingApp)
+	})
 	t.Run("User", func(t *testing.T) {
 		t.Run("UpsertThenGet", ss.testUserUpsertThenGet)
 		t.Run("ReplaceKeepsCreatedAt", ss.testUserReplaceKeepsCreatedAt)
@@ -65,6 +70,7 @@ func RunStoreTests(t *testing.T, open func(t *testing.T) parley.Store) {
 	})
 	t.Run("Messages", ss.testMessages)
 	t.Run("ReviseMessage", ss.testReviseMessage)
+	t.Run("VariantsStoredWithMessage", ss.testVariantsStoredWithMessage) // store_variants.go
 	t.Run("Changes", func(t *testing.T) {
 		t.Run("AscendingByVer", ss.testChangesAscending)
 		t.Run("SinceAndLimit", ss.testChangesSinceLimit)

@@ -34,10 +34,10 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 		{&s.lastSeqs, `SELECT j.key, c.last_seq, c.kind = 'group' FROM json_each(?) AS j
 			JOIN conversations c ON c.app_id = j.value ->> 0 AND c.id = j.value ->> 1`},
 		{&s.insert, `INSERT INTO messages
-			(app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts, variants)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (app_id, sender, client_msg_id) WHERE client_msg_id <> '' DO NOTHING`},
-		{&s.dup, `SELECT conv_id, seq, id, sender, client_msg_id, kind, body, ts FROM messages
+		{&s.dup, `SELECT conv_id, seq, id, sender, client_msg_id, kind, body, ts, variants FROM messages
 			WHERE app_id = ? AND sender = ? AND client_msg_id = ? AND client_msg_id <> ''`},
 		{&s.setLastSeqs, `UPDATE conversations SET last_seq = j.value ->> 2, ver = j.value ->> 3 FROM json_each(?) AS j
 			WHERE conversations.app_id = j.value ->> 0 AND conversations.id = j.value ->> 1`},
@@ -147,8 +147,12 @@ func (db *DB) Append(ctx context.Context, msgs []*parley.Message) ([]parley.Appe
 			continue
 		}
 		seq := c.last + 1
+		variants, err := variantsArg(m.Variants)
+		if err != nil {
+			return nil, internal(op, err)
+		}
 		res, err := insert.ExecContext(ctx, m.AppID, m.ConvID, seq, m.ID, m.Sender, m.ClientMsgID,
-			string(m.Kind), string(m.Body), m.Time)
+			string(m.Kind), string(m.Body), m.Time, variants)
 		if err != nil {
 			return nil, internal(op, err)
 		}
@@ -264,11 +268,12 @@ func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*c
 // scanStored reads a full stored message row (conv_id first).
 func scanStored(row *sql.Row, m *parley.Message) error {
 	var kind, body string
-	if err := row.Scan(&m.ConvID, &m.Seq, &m.ID, &m.Sender, &m.ClientMsgID, &kind, &body, &m.Time); err != nil {
+	var variants sql.NullString
+	if err := row.Scan(&m.ConvID, &m.Seq, &m.ID, &m.Sender, &m.ClientMsgID, &kind, &body, &m.Time, &variants); err != nil {
 		return err
 	}
 	m.Kind, m.Body = parley.Kind(kind), []byte(body)
-	return nil
+	return setVariants(m, variants)
 }
 
 // verCounter hands out change versions within one write transaction: it

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"math"
 	"slices"
 	"time"
@@ -130,7 +131,7 @@ func (db *DB) Messages(ctx context.Context, appID, convID string, r parley.Messa
 	if r.Newest {
 		order = "DESC"
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT seq, id, sender, client_msg_id, kind, body, ts
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, id, sender, client_msg_id, kind, body, ts, variants
 		FROM messages WHERE app_id = ? AND conv_id = ? AND seq > ? AND seq < ?
 		ORDER BY seq `+order+` LIMIT ?`, appID, convID, int64(after), int64(before), limit(r.Limit))
 	if err != nil {
@@ -154,12 +155,14 @@ func (db *DB) Messages(ctx context.Context, appID, convID string, r parley.Messa
 	return msgs, nil
 }
 
-// scanMessage reads seq, id, sender, client_msg_id, kind, body, ts.
+// scanMessage reads seq, id, sender, client_msg_id, kind, body, ts,
+// variants.
 func scanMessage(row interface{ Scan(...any) error }, m *parley.Message) error {
 	var kind, body string
-	if err := row.Scan(&m.Seq, &m.ID, &m.Sender, &m.ClientMsgID, &kind, &body, &m.Time); err != nil {
+	var variants sql.NullString
+	if err := row.Scan(&m.Seq, &m.ID, &m.Sender, &m.ClientMsgID, &kind, &body, &m.Time, &variants); err != nil {
 		return err
 	}
 	m.Kind, m.Body = parley.Kind(kind), []byte(body)
-	return nil
+	return setVariants(m, variants)
 }

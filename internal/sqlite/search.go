@@ -78,7 +78,7 @@ const searchFloorQuery = `SELECT COALESCE(min(rowid), 0), count(*) FROM (
 // kept only if the user is a member of its conversation, and the scan
 // stops at the LIMIT or the window's floor. TestSearchPlan checks the
 // plan.
-const searchQuery = `SELECT d.id, m.conv_id, m.seq, m.id, m.sender, m.client_msg_id, m.kind, m.body, m.ts
+const searchQuery = `SELECT d.id, m.conv_id, m.seq, m.id, m.sender, m.client_msg_id, m.kind, m.body, m.ts, m.variants
 	FROM message_search s
 	CROSS JOIN message_search_docs d ON d.id = s.rowid
 	CROSS JOIN members mb ON mb.app_id = d.app_id AND mb.conv_id = d.conv_id AND mb.user_id = ?4

@@ -117,8 +117,8 @@ func (db *DB) states(ctx context.Context, last bool, query any, args ...any) ([]
 			continue
 		}
 		var seq, ts sql.NullInt64
-		var id, sender, cmid, kind, body sql.NullString
-		if err := scanState(rows, &s, &seq, &id, &sender, &cmid, &kind, &body, &ts); err != nil {
+		var id, sender, cmid, kind, body, variants sql.NullString
+		if err := scanState(rows, &s, &seq, &id, &sender, &cmid, &kind, &body, &ts, &variants); err != nil {
 			return nil, err
 		}
 		if seq.Valid {
@@ -126,6 +126,9 @@ func (db *DB) states(ctx context.Context, last bool, query any, args ...any) ([]
 				ConvID: s.ConvID, Seq: uint64(seq.Int64), ID: id.String,
 				Sender: sender.String, ClientMsgID: cmid.String, Kind: parley.Kind(kind.String),
 				Body: []byte(body.String), Time: ts.Int64,
+			}
+			if err := setVariants(s.Last, variants); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, s)
@@ -147,7 +150,7 @@ func (db *DB) Conversations(ctx context.Context, appID, userID string, beforeVer
 	}
 	lim := limit(n)
 	const lastCols = `,
-		l.seq, l.id, l.sender, l.client_msg_id, l.kind, l.body, l.ts`
+		l.seq, l.id, l.sender, l.client_msg_id, l.kind, l.body, l.ts, l.variants`
 	const lastJoin = `
 		LEFT JOIN messages l ON l.app_id = m.app_id AND l.conv_id = m.conv_id
 			AND l.seq = CASE WHEN m.left_seq > 0 THEN m.left_seq ELSE c.last_seq END`
