@@ -65,6 +65,7 @@ type Config struct {
 	FrameBurst        int           // burst of request frames (500: a resync pulls many conversations at once)
 	RequestTimeout    time.Duration // bound on one request's work (10s)
 	Social            Social        // contacts, profiles and presence frames (nil: refused as unavailable)
+	Consult           Consult       // customer-service frames (nil: refused as unavailable)
 	Now               func() time.Time
 	Logger            *slog.Logger
 	Metrics           *Metrics // from NewMetrics; nil counts nothing

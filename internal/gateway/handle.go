@@ -166,6 +166,9 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 			err = s.g.chat.Typing(ctx, s.app, s.user, in.Conv, s.connID)
 		}
 		res = struct{}{}
+	case wire.TConsultOpen, wire.TConsultInfo, wire.TConsultStatus, wire.TConsultResolve, wire.TConsultTransfer,
+		wire.TConsultRate, wire.TConsultCanned, wire.TConsultView, wire.TConsultWatch:
+		res, err = s.consult(ctx, in)
 	case wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence:
 		res, err = s.social(ctx, in)
 	case wire.TGroupCreate, wire.TGroupInfo, wire.TGroupUpdate, wire.TGroupMembers, wire.TGroupAdd, wire.TGroupRemove,
