@@ -62,6 +62,9 @@ type Server struct {
 	Files Files
 	// Groups serves the group endpoints (groups.go); nil leaves them out.
 	Groups Groups
+	// Consult serves the customer-service endpoints (consult.go); nil
+	// leaves them out.
+	Consult Consult
 	// Social serves contacts and presence and pushes profile changes
 	// (social.go); nil leaves the contacts and presence endpoints out and
 	// upserts users without pushes.
