@@ -292,6 +292,12 @@ func (t *tracker) tell() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
 		who, err := t.s.store.Interested(ctx, c.app, c.p.User, t.s.interest(c.app), parley.MaxInterested)
+		if err == nil && t.s.cfg.Presence != nil {
+			var more []string
+			if more, err = t.s.cfg.Presence.PresenceChanged(ctx, c.app, c.p.User, c.p.Online); err == nil {
+				who = mergeUsers(who, more)
+			}
+		}
 		cancel()
 		if err != nil {
 			t.s.log.Warn("presence lookup of who cares failed", "err", err, "app_id", c.app, "user_id", c.p.User)
@@ -308,6 +314,16 @@ func (t *tracker) tell() {
 		recipients += len(who)
 	}
 	flush()
+}
+
+// mergeUsers appends to who the users of more it lacks.
+func mergeUsers(who, more []string) []string {
+	for _, u := range more {
+		if !slices.Contains(who, u) {
+			who = append(who, u)
+		}
+	}
+	return who
 }
 
 // latest returns the last change of each user in queue, in the order of

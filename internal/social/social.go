@@ -75,6 +75,17 @@ type Config struct {
 	Logger         *slog.Logger
 	// Metrics, from NewMetrics. nil counts nothing.
 	Metrics *Metrics
+	// Presence, if set, is told of every presence change before it is
+	// told, and names more users to tell (internal/consult: the agents
+	// who serve the user).
+	Presence PresenceObserver
+}
+
+// PresenceObserver is told of each presence change social tells (on the
+// tracker's goroutine, so it must be quick) and returns the users to
+// tell besides those who care; they too are told only if online.
+type PresenceObserver interface {
+	PresenceChanged(ctx context.Context, appID, userID string, online bool) ([]string, error)
 }
 
 func (c *Config) defaults() {
