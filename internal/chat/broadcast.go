@@ -22,6 +22,8 @@ type BroadcastRequest struct {
 	All   bool
 	Kind  parley.Kind
 	Body  json.RawMessage
+	// Variants render the message per role and platform (parley.Variant).
+	Variants []parley.Variant
 }
 
 // Broadcast stores the message once in each recipient's conversation with
@@ -35,6 +37,9 @@ func (s *Service) Broadcast(ctx context.Context, req BroadcastRequest) (int, err
 		req.Kind = parley.KindSystem
 	}
 	if err := parley.ValidateBody(req.Kind, req.Body, false); err != nil {
+		return 0, err
+	}
+	if err := parley.ValidateVariants(req.Kind, req.Variants); err != nil {
 		return 0, err
 	}
 	if req.All == (len(req.Users) > 0) {
@@ -111,7 +116,7 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 	for i, c := range convs {
 		msgs[i] = &parley.Message{
 			AppID: req.AppID, ConvID: c.ID, ID: ulid.Make().String(),
-			Sender: parley.SystemUserID, Kind: req.Kind, Body: req.Body, Time: now,
+			Sender: parley.SystemUserID, Kind: req.Kind, Body: req.Body, Variants: req.Variants, Time: now,
 		}
 	}
 	results, err := s.store.Append(ctx, msgs)
@@ -129,7 +134,7 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 		if err != nil {
 			continue
 		}
-		ds = append(ds, parley.Delivery{AppID: req.AppID, Users: []string{convs[i].Members[1]}, Kind: DeliverMsg, Payload: payload})
+		ds = append(ds, parley.Delivery{AppID: req.AppID, Users: []string{convs[i].Members[1]}, Kind: msgKind(m), Payload: payload})
 	}
 	s.m.broadcasted(n)
 	if err := s.push.Push(ctx, ds); err != nil {

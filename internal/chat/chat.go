@@ -46,8 +46,12 @@ type Pusher interface {
 
 // Delivery kinds that chat produces. The gateway turns them into frames.
 const (
-	DeliverMsg  = "msg"  // Payload: a parley.Message as JSON
-	DeliverRead = "read" // Payload: a wire.ReadEvent as JSON
+	DeliverMsg = "msg" // Payload: a parley.Message as JSON
+	// DeliverMsgVariants is DeliverMsg for a message with variants: the
+	// gateway pushes each session the variant meant for it
+	// (parley.Message.For), never the whole message.
+	DeliverMsgVariants = "msg_variants"
+	DeliverRead        = "read" // Payload: a wire.ReadEvent as JSON
 )
 
 // Config tunes a Service. Zero values take the defaults.
@@ -66,14 +70,19 @@ type Config struct {
 	Metrics *Metrics
 	// RecallWindow and EditWindow are how long after sending a client
 	// may recall or edit its own message. Defaults DefaultRecallWindow
-	// and DefaultEditWindow.
+	// and DefaultEditWindow. With Settings set they are unused.
 	RecallWindow, EditWindow time.Duration
+	// Settings, if set, gives each app's switches (receipts, recall and
+	// edit windows, typing, group size; appsettings.go); without it
+	// every app gets the values of this Config.
+	Settings AppSettings
 	// Files, if set, is checked on every image, file, audio and video
 	// message from a client: the file it names must have been uploaded
 	// into the message's conversation.
 	Files FileLookup
 	// GroupMaxMembers is a new group's member limit unless the business
 	// backend sets one. Default parley.DefaultMaxGroupMembers (10,000).
+	// With Settings set it is unused.
 	GroupMaxMembers int
 	// ReceiptsList is the largest conversation whose read receipts name
 	// the readers; larger ones only count them. Default 500.

@@ -203,7 +203,7 @@ func (s *Service) msgDelivery(ctx context.Context, m *parley.Message, skip strin
 	} else if members, err = s.members(ctx, m.AppID, m.ConvID); err != nil {
 		return parley.Delivery{}, err
 	}
-	return parley.Delivery{AppID: m.AppID, Users: members, SkipConn: skip, Kind: DeliverMsg, Payload: payload}, nil
+	return parley.Delivery{AppID: m.AppID, Users: members, SkipConn: skip, Kind: msgKind(m), Payload: payload}, nil
 }
 
 // members returns who belongs to a conversation; direct conversations

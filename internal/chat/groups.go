@@ -68,6 +68,8 @@ type groupOp struct {
 // request, ENotFound for a user who does not exist, EConflict for a taken
 // group id or more members than the limit, EForbidden when a client sets
 // the member limit, EUnavailable when the node is overloaded or closing.
+// The limit defaults to the app's group_max_members, which also bounds
+// the one a business backend sets.
 func (s *Service) CreateGroup(ctx context.Context, req CreateGroupRequest) (GroupResult, error) {
 	if req.ID == "" {
 		req.ID = strings.ToLower(ulid.Make().String())
@@ -87,11 +89,15 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateGroupRequest) (Grou
 	if !parley.ValidID(req.Owner) {
 		return GroupResult{}, parley.Errorf(parley.EInvalid, "a group needs a valid owner")
 	}
-	if req.MaxMembers == 0 {
-		req.MaxMembers = s.cfg.GroupMaxMembers
+	set, err := s.settings(ctx, req.AppID)
+	if err != nil {
+		return GroupResult{}, err
 	}
-	if req.MaxMembers < 1 || req.MaxMembers > parley.MaxGroupMembersLimit {
-		return GroupResult{}, parley.Errorf(parley.EInvalid, "max_members must be 1-%d", parley.MaxGroupMembersLimit)
+	if req.MaxMembers == 0 {
+		req.MaxMembers = set.GroupMaxMembers
+	}
+	if req.MaxMembers < 1 || req.MaxMembers > set.GroupMaxMembers {
+		return GroupResult{}, parley.Errorf(parley.EInvalid, "max_members must be 1-%d (the app's group_max_members)", set.GroupMaxMembers)
 	}
 	if len(req.Members) > parley.MaxGroupUsersPerChange {
 		return GroupResult{}, parley.Errorf(parley.ETooLarge, "at most %d members per call; add more afterwards", parley.MaxGroupUsersPerChange)
@@ -312,9 +318,16 @@ func (s *Service) groupReader(ctx context.Context, appID, userID, groupID string
 // ReadReceipts answers who has read a conversation up to seq: how many of
 // its current members, and, when it has at most Config.ReceiptsList
 // members, which ones. userID must be a member (parley.SystemUserID: the
-// business backend). Errors: ENotFound, EForbidden as for a pull.
+// business backend, which is answered whatever the app's settings).
+// Errors: EDisabled when the app has read receipts off, ENotFound,
+// EForbidden as for a pull.
 func (s *Service) ReadReceipts(ctx context.Context, appID, userID, convID string, seq uint64) (wire.ReadReceiptsRes, error) {
 	if userID != parley.SystemUserID {
+		if set, err := s.settings(ctx, appID); err != nil {
+			return wire.ReadReceiptsRes{}, err
+		} else if !set.Receipts {
+			return wire.ReadReceiptsRes{}, parley.Errorf(parley.EDisabled, "read receipts are switched off for this app")
+		}
 		if err := s.checkMember(ctx, appID, convID, userID); err != nil {
 			return wire.ReadReceiptsRes{}, err
 		}

@@ -15,14 +15,26 @@ const (
 )
 
 // checkRevision applies the rules of a recall or an edit from a client:
-// the message must exist in the conversation and be an ordinary one (not
-// a revision, a system message or already recalled); its sender may
-// recall it within RecallWindow and edit a text within EditWindow; a
-// group's owner and admins may recall any member's message at any time.
-// Errors: ENotFound, EInvalid, EForbidden.
+// the app must allow it (parley.Settings: a recall window of 0 switches
+// recall off, Edit editing); the message must exist in the conversation
+// and be an ordinary one (not a revision, a system message or already
+// recalled); its sender may recall it within the app's recall window and
+// edit a text within its edit window; a group's owner and admins may
+// recall any member's message at any time. Errors: EDisabled, ENotFound,
+// EInvalid, EForbidden.
 func (s *Service) checkRevision(ctx context.Context, appID, convID, sender string, kind parley.Kind, body json.RawMessage) error {
 	if kind != parley.KindRecall && kind != parley.KindEdit {
 		return nil
+	}
+	set, err := s.settings(ctx, appID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case kind == parley.KindRecall && set.RecallSeconds == 0:
+		return parley.Errorf(parley.EDisabled, "recalling messages is switched off for this app")
+	case kind == parley.KindEdit && !set.Edit:
+		return parley.Errorf(parley.EDisabled, "editing messages is switched off for this app")
 	}
 	if gid, ok := parley.GroupOf(convID); ok {
 		// Members only: the messages of a group are nobody else's business,
@@ -54,12 +66,12 @@ func (s *Service) checkRevision(ctx context.Context, appID, convID, sender strin
 			return parley.Errorf(parley.EForbidden, "only the sender may edit a message")
 		case m.Kind != parley.KindText:
 			return parley.Errorf(parley.EInvalid, "only text messages can be edited")
-		case age > s.cfg.EditWindow:
-			return parley.Errorf(parley.EForbidden, "messages can be edited for %v after they are sent", s.cfg.EditWindow)
+		case age > set.EditWindow():
+			return parley.Errorf(parley.EForbidden, "messages can be edited for %v after they are sent", set.EditWindow())
 		}
 		return nil
 	}
-	if m.Sender == sender && age <= s.cfg.RecallWindow {
+	if m.Sender == sender && age <= set.RecallWindow() {
 		return nil
 	}
 	if gid, ok := parley.GroupOf(convID); ok {
@@ -71,7 +83,7 @@ func (s *Service) checkRevision(ctx context.Context, appID, convID, sender strin
 	if m.Sender != sender {
 		return parley.Errorf(parley.EForbidden, "only the sender, or a group's owner or admins, may recall a message")
 	}
-	return parley.Errorf(parley.EForbidden, "messages can be recalled for %v after they are sent", s.cfg.RecallWindow)
+	return parley.Errorf(parley.EForbidden, "messages can be recalled for %v after they are sent", set.RecallWindow())
 }
 
 // applyRevisions rewrites the messages that the committed recalls and

@@ -18,6 +18,9 @@ type SendRequest struct {
 	ClientMsgID string
 	Kind        parley.Kind
 	Body        json.RawMessage
+	// Variants render the message per role and platform (system
+	// messages from business backends only; parley.Variant).
+	Variants []parley.Variant
 	// FromClient forbids system messages and marks the body as untrusted.
 	FromClient bool
 	// SkipConn is the sender's connection: it gets the message in the
@@ -102,6 +105,9 @@ func (s *Service) prepare(ctx context.Context, req *SendRequest) (*parley.Messag
 	if err := parley.ValidateBody(req.Kind, req.Body, req.FromClient); err != nil {
 		return nil, err
 	}
+	if err := parley.ValidateVariants(req.Kind, req.Variants); err != nil {
+		return nil, err
+	}
 	if !parley.ValidClientMsgID(req.ClientMsgID) {
 		return nil, parley.Errorf(parley.EInvalid, "client message id must be at most %d characters of [A-Za-z0-9_.@:-]", parley.MaxClientMsgIDLen)
 	}
@@ -128,6 +134,7 @@ func (s *Service) prepare(ctx context.Context, req *SendRequest) (*parley.Messag
 		ClientMsgID: req.ClientMsgID,
 		Kind:        req.Kind,
 		Body:        req.Body,
+		Variants:    req.Variants,
 		Time:        s.cfg.Now().UnixMilli(),
 	}, nil
 }

@@ -29,6 +29,7 @@ func (s *Service) Sync(ctx context.Context, appID, userID string, since uint64, 
 	for _, c := range convs {
 		res.Ver = max(res.Ver, c.Ver)
 	}
+	s.hideReceipts(ctx, appID, res.Convs)
 	return res, nil
 }
 
@@ -91,6 +92,7 @@ func (s *Service) Conversations(ctx context.Context, appID, userID string, befor
 	if res.Convs == nil {
 		res.Convs = []parley.ConvState{}
 	}
+	s.hideReceipts(ctx, appID, res.Convs)
 	return res, nil
 }
 
@@ -99,17 +101,26 @@ func (s *Service) Conversations(ctx context.Context, appID, userID string, befor
 // conversation, the peer learn it by a read push: unread counts converge
 // on every device, and the peer gets a read receipt. In a group only the
 // user's own devices are told (members ask with ReadReceipts instead), so
-// that reading costs the same in a group of any size.
+// that reading costs the same in a group of any size. When the app has
+// read receipts off, only the user's own devices are told in a direct
+// conversation too, and the answer holds no peer cursor.
 func (s *Service) Read(ctx context.Context, appID, userID, convID string, seq uint64, skipConn string) (parley.ConvState, error) {
 	if err := s.checkMember(ctx, appID, convID, userID); err != nil {
 		return parley.ConvState{}, err
 	}
 	st, moved, err := s.store.MarkRead(ctx, appID, convID, userID, seq)
-	if err != nil || !moved {
+	if err != nil {
 		return st, err
 	}
+	receipts := s.receiptsOn(ctx, appID)
+	if !receipts {
+		st.PeerReadSeq = 0
+	}
+	if !moved {
+		return st, nil
+	}
 	members := []string{userID}
-	if _, group := parley.GroupOf(convID); !group {
+	if _, group := parley.GroupOf(convID); !group && receipts {
 		if members, err = s.members(ctx, appID, convID); err != nil {
 			return st, nil // the cursor moved; the push is only an optimisation
 		}

@@ -18,10 +18,16 @@ const MaxTypingGroup = 500
 
 // Typing tells the other members' online devices, and the user's other
 // devices (all but skipConn), that userID is typing in convID. Nothing is
-// stored. Errors: EForbidden if the user is not a member (and, for a
-// system conversation, always), ENotFound if the conversation does not
-// exist. The caller rate-limits.
+// stored. Errors: EDisabled if the app has typing indicators off,
+// EForbidden if the user is not a member (and, for a system
+// conversation, always), ENotFound if the conversation does not exist.
+// The caller rate-limits.
 func (s *Service) Typing(ctx context.Context, appID, userID, convID, skipConn string) error {
+	if set, err := s.settings(ctx, appID); err != nil {
+		return err
+	} else if !set.Typing {
+		return parley.Errorf(parley.EDisabled, "typing indicators are switched off for this app")
+	}
 	if a, _, ok := parley.DirectPeers(convID); ok && a == parley.SystemUserID {
 		return parley.Errorf(parley.EForbidden, "system conversations are read-only for clients")
 	}
