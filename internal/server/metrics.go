@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/consult"
 	"github.com/parley-im/parley/internal/dispatch"
 	"github.com/parley-im/parley/internal/gateway"
 	"github.com/parley-im/parley/internal/notify"
@@ -24,6 +25,7 @@ type nodeMetrics struct {
 	gw      *gateway.Metrics
 	social  *social.Metrics
 	notify  *notify.Metrics
+	consult *consult.Metrics
 	handler http.Handler
 }
 
@@ -53,6 +55,9 @@ func newNodeMetrics(log *slog.Logger) (nodeMetrics, error) {
 		return m, err
 	}
 	if m.notify, err = notify.NewMetrics(reg); err != nil {
+		return m, err
+	}
+	if m.consult, err = consult.NewMetrics(reg); err != nil {
 		return m, err
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{

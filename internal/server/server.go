@@ -21,6 +21,7 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/consult"
 	"github.com/parley-im/parley/internal/dispatch"
 	"github.com/parley-im/parley/internal/files"
 	"github.com/parley-im/parley/internal/gateway"
@@ -87,6 +88,12 @@ type Config struct {
 	// notify nobody (notify.DefaultMaxGroup, 500).
 	Notifier            notify.Notifier
 	OfflinePushMaxGroup int
+
+	// ConsultClock is customer service's clock (real time): event times,
+	// automatic resolution and the agents' offline grace (ConsultGrace,
+	// 2m) read it.
+	ConsultClock consult.Clock
+	ConsultGrace time.Duration
 
 	Logger *slog.Logger
 	Out    io.Writer // where the first-start banner goes (os.Stdout)
@@ -174,6 +181,7 @@ type Server struct {
 	bus     *inmem.Bus
 	chat    *chat.Service
 	social  *social.Service
+	consult *consult.Service
 	notify  *notify.Service
 	gw      *gateway.Gateway
 	ws      gateway.Upgrader
@@ -235,15 +243,18 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat, Files: s.store,
 		RecallWindow: cfg.RecallWindow, EditWindow: cfg.EditWindow,
-		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList})
+		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList,
+		Observer: storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) })})
+	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
+		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
-		Metrics: metrics.social,
+		Metrics: metrics.social, Presence: s.consult,
 	})
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
 		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
-		Metrics: metrics.gw, Social: s.social,
+		Metrics: metrics.gw, Social: s.social, Consult: s.consult,
 	}, s.ws, clientAuth, s.chat, s.social.Registry())
 	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
 	s.notify = notify.New(s.store, notify.Config{Notifier: cfg.Notifier, MaxGroup: cfg.OfflinePushMaxGroup,
@@ -255,7 +266,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	api := &httpapi.Server{
 		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
 		Node: cfg.Node, Version: Version, Social: s.social,
-		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat,
+		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
 			return err
@@ -275,6 +286,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.log.Info("parley serving", "addr", s.ln.Addr().String(), "node_id", cfg.Node, "data", cfg.DataDir, "transport", cfg.Transport)
 	return s, nil
 }
+
+// storedFunc is a chat.Observer; it lets chat, built first, reach consult.
+type storedFunc func([]*parley.Message)
+
+func (f storedFunc) Stored(ms []*parley.Message) { f(ms) }
 
 type pushFunc func(ctx context.Context, ds []parley.Delivery) error
 
@@ -337,6 +353,9 @@ func (s *Server) closeAll() {
 	}
 	if s.chat != nil {
 		s.chat.Close()
+	}
+	if s.consult != nil {
+		s.consult.Close() // after chat: its last commits are recorded
 	}
 	if s.notify != nil {
 		s.notify.Close() // after chat: its last commits may notify
