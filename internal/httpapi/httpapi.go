@@ -62,6 +62,9 @@ type Server struct {
 	Files Files
 	// Groups serves the group endpoints (groups.go); nil leaves them out.
 	Groups Groups
+	// Settings serves the app's feature switches (appsettings.go); nil
+	// leaves the settings endpoints out.
+	Settings Settings
 	// Consult serves the customer-service endpoints (consult.go); nil
 	// leaves them out.
 	Consult Consult

@@ -29,8 +29,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/server/conversations/{conv}/messages", s.app(s.history))
 	mux.Handle("GET /v1/server/users/{user}/search", s.app(s.search))
 	mux.Handle("POST /v1/server/users/{user}/conversations/{conv}/settings", s.app(s.setConvSettings))
-	s.groupRoutes(mux)   // groups.go
-	s.consultRoutes(mux) // consult.go
+	s.groupRoutes(mux)    // groups.go
+	s.consultRoutes(mux)  // consult.go
+	s.settingsRoutes(mux) // appsettings.go
 	if s.Social != nil {
 		mux.Handle("GET /v1/server/users/{user}/contacts", s.app(s.contacts))
 		mux.Handle("POST /v1/server/users/{user}/contacts", s.app(s.addContacts))

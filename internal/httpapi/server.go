@@ -212,12 +212,13 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, app *parley.App)
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, app *parley.App) {
 	var req struct {
-		From string          `json:"from"`
-		To   string          `json:"to"`
-		Conv string          `json:"conv"`
-		CMID string          `json:"cmid"`
-		Kind parley.Kind     `json:"kind"`
-		Body json.RawMessage `json:"body"`
+		From     string           `json:"from"`
+		To       string           `json:"to"`
+		Conv     string           `json:"conv"`
+		CMID     string           `json:"cmid"`
+		Kind     parley.Kind      `json:"kind"`
+		Body     json.RawMessage  `json:"body"`
+		Variants []parley.Variant `json:"variants"`
 	}
 	if err := decode(w, r, maxBody, &req); err != nil {
 		wire.WriteHTTPError(w, err)
@@ -237,7 +238,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, app *parley
 	defer cancel()
 	res := s.Chat.Send(ctx, chat.SendRequest{
 		AppID: app.ID, Sender: req.From, To: req.To, ConvID: req.Conv,
-		ClientMsgID: req.CMID, Kind: req.Kind, Body: req.Body,
+		ClientMsgID: req.CMID, Kind: req.Kind, Body: req.Body, Variants: req.Variants,
 	})
 	if res.Err != nil {
 		s.fail(w, res.Err)
@@ -248,10 +249,11 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, app *parley
 
 func (s *Server) broadcast(w http.ResponseWriter, r *http.Request, app *parley.App) {
 	var req struct {
-		Users []string        `json:"users"`
-		All   bool            `json:"all"`
-		Kind  parley.Kind     `json:"kind"`
-		Body  json.RawMessage `json:"body"`
+		Users    []string         `json:"users"`
+		All      bool             `json:"all"`
+		Kind     parley.Kind      `json:"kind"`
+		Body     json.RawMessage  `json:"body"`
+		Variants []parley.Variant `json:"variants"`
 	}
 	if err := decode(w, r, maxBroadcastBody, &req); err != nil {
 		wire.WriteHTTPError(w, err)
@@ -260,7 +262,7 @@ func (s *Server) broadcast(w http.ResponseWriter, r *http.Request, app *parley.A
 	// A broadcast runs to its end even if the caller goes away: stopping
 	// half-way would leave some users with the message and some without.
 	ctx := context.WithoutCancel(r.Context())
-	n, err := s.Chat.Broadcast(ctx, chat.BroadcastRequest{AppID: app.ID, Users: req.Users, All: req.All, Kind: req.Kind, Body: req.Body})
+	n, err := s.Chat.Broadcast(ctx, chat.BroadcastRequest{AppID: app.ID, Users: req.Users, All: req.All, Kind: req.Kind, Body: req.Body, Variants: req.Variants})
 	if err != nil {
 		if n > 0 {
 			s.Logger.Error("broadcast stopped part-way", "err", err, "app_id", app.ID, "stored", n)
