@@ -30,9 +30,10 @@ type Limits struct {
 type Config struct {
 	MaxSize int64    // largest file, in bytes (DefaultMaxSize)
 	Types   []string // allow-list of types (DefaultTypes())
-	// AppLimits, when set, gives an app's own limits (a per-app switch);
-	// a zero field of its answer takes the value above. Its errors fail
-	// the upload.
+	// AppLimits, when set, gives an app's own limits (a per-app switch):
+	// a MaxSize of 0 takes the value above, and so do nil Types (an
+	// empty, non-nil list allows no upload at all). Its errors fail the
+	// upload.
 	AppLimits func(ctx context.Context, appID string) (Limits, error)
 	Now       func() time.Time // (time.Now)
 	Logger    *slog.Logger     // (slog.Default())
@@ -77,7 +78,7 @@ func (s *Service) Limits(ctx context.Context, appID string) (Limits, error) {
 	if app.MaxSize > 0 {
 		l.MaxSize = app.MaxSize
 	}
-	if len(app.Types) > 0 {
+	if app.Types != nil {
 		l.Types = app.Types
 	}
 	return l, nil

@@ -182,6 +182,22 @@ func TestAppLimits(t *testing.T) {
 	}
 }
 
+// TestAppLimitsNoTypes: an empty, non-nil type list refuses every upload
+// (an app that switched files off), where nil takes the node's list.
+func TestAppLimitsNoTypes(t *testing.T) {
+	for name, types := range map[string][]string{"empty": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t, files.Config{AppLimits: func(ctx context.Context, appID string) (files.Limits, error) {
+				return files.Limits{Types: types}, nil
+			}})
+			_, err := fx.upload(t, "d:alice:bob", "alice", "a.pdf", "", []byte(pdfHead))
+			if want := map[string]string{"empty": parley.EInvalid, "nil": ""}[name]; parley.ErrorCode(err) != want {
+				t.Fatalf("got %v, want code %q", err, want)
+			}
+		})
+	}
+}
+
 type failing struct{ err error }
 
 func (f *failing) Read([]byte) (int, error) { return 0, f.err }
