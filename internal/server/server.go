@@ -226,7 +226,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	fileSvc := files.New(blobs, s.store, s.store, files.Config{MaxSize: cfg.MaxFileSize, Now: cfg.Now, Logger: cfg.Logger})
+	appSettings := newSettings(cfg, s.store) // appsettings.go
+	fileSvc := files.New(blobs, s.store, s.store, files.Config{MaxSize: cfg.MaxFileSize, Now: cfg.Now, Logger: cfg.Logger,
+		AppLimits: fileLimits(appSettings)})
 	s.reg = inmem.NewRegistry()
 	s.bus = inmem.NewBus(1024)
 	switch cfg.Transport {
@@ -243,7 +245,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	clientAuth := &tokenAuth{store: s.store, now: cfg.Now}
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat, Files: s.store,
 		RecallWindow: cfg.RecallWindow, EditWindow: cfg.EditWindow,
-		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList,
+		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList, Settings: appSettings,
 		Observer: storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) })})
 	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
 		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
@@ -266,7 +268,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	api := &httpapi.Server{
 		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
 		Node: cfg.Node, Version: Version, Social: s.social,
-		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult,
+		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult, Settings: appSettings,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
 			return err
