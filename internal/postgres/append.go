@@ -66,27 +66,25 @@ const (
 		JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(a, c, u)
 			ON m.app_id = x.a AND m.conv_id = x.c AND (x.u = '' OR m.user_id = x.u)
 		ORDER BY m.app_id, m.conv_id, m.user_id FOR NO KEY UPDATE OF m) AS l`
+	// readTo moves each sender's read cursor to their newest message.
+	readTo = `UPDATE members m SET read_seq = GREATEST(m.read_seq, s.seq)
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS s(app, conv, usr, seq)
+		WHERE m.app_id = s.app AND m.conv_id = s.conv AND m.user_id = s.usr AND m.left_seq = 0`
 	// setVers takes the versions (one per conversation, numbered off
-	// within its app) and writes them with the conversations' last_seq
-	// and the senders' read cursors, in one statement: the counter's lock
-	// is held from here to the commit and no longer.
-	setVers = `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[])
-			AS x(app, conv, last, off, grp)),
-		n AS (SELECT app, count(*) AS cnt FROM x GROUP BY app),
-		k AS (INSERT INTO counters AS k (app_id, name, ver)
-			SELECT app, '` + counterChanges + `', cnt FROM n ORDER BY app
-			ON CONFLICT (app_id, name) DO UPDATE SET ver = k.ver + excluded.ver
-			RETURNING app_id, ver),
-		v AS (SELECT x.app, x.conv, x.last, x.grp, k.ver - n.cnt + x.off AS ver
+	// within its app) and writes them with the conversations' last_seq,
+	// to the conversations and to the member rows lockMembers locked, in
+	// one statement of key lookups: the counter's lock is held from here
+	// to the commit and no longer.
+	setVers = `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+			AS x(app, conv, last, off)),
+		` + bumpChanges + `,
+		v AS (SELECT x.app, x.conv, x.last, k.ver - n.cnt + x.off AS ver
 			FROM x JOIN n ON n.app = x.app JOIN k ON k.app_id = x.app),
-		s AS (SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[]) AS s(app, conv, usr, seq)),
 		c AS (UPDATE conversations c SET last_seq = v.last, ver = v.ver FROM v
 			WHERE c.app_id = v.app AND c.id = v.conv)
-		UPDATE members m SET ver = v.ver, read_seq = GREATEST(m.read_seq, COALESCE((SELECT s.seq FROM s
-				WHERE s.app = m.app_id AND s.conv = m.conv_id AND s.usr = m.user_id), 0))
-		FROM v WHERE m.app_id = v.app AND m.conv_id = v.conv
-			AND (NOT v.grp OR (m.left_seq = 0 AND EXISTS (SELECT 1 FROM s
-				WHERE s.app = m.app_id AND s.conv = m.conv_id AND s.usr = m.user_id)))`
+		UPDATE members m SET ver = v.ver
+		FROM v JOIN unnest($5::text[], $6::text[], $7::text[]) AS t(app, conv, usr) ON t.app = v.app AND t.conv = v.conv
+		WHERE m.app_id = t.app AND m.conv_id = t.conv AND (t.usr = '' OR (m.user_id = t.usr AND m.left_seq = 0))`
 )
 
 // Append persists a batch of messages in one transaction (see
@@ -237,7 +235,6 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 	var lockApps, lockConvs, lockUsers []string
 	var vApps, vConvs []string
 	var vLasts, vOffs []int64
-	var vGroups []bool
 	var sApps, sConvs, sUsers []string
 	var sSeqs []int64
 	off := map[string]int64{}
@@ -247,8 +244,8 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 			continue // missing, or only duplicates
 		}
 		off[k.app]++
-		vApps, vConvs, vLasts, vOffs, vGroups = append(vApps, k.app), append(vConvs, k.conv),
-			append(vLasts, int64(c.last)), append(vOffs, off[k.app]), append(vGroups, c.group)
+		vApps, vConvs, vLasts, vOffs = append(vApps, k.app), append(vConvs, k.conv),
+			append(vLasts, int64(c.last)), append(vOffs, off[k.app])
 		senders := slices.Sorted(maps.Keys(c.senders))
 		for _, u := range senders {
 			sApps, sConvs, sUsers, sSeqs = append(sApps, k.app), append(sConvs, k.conv), append(sUsers, u),
@@ -265,7 +262,8 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 	b.Queue(insertMessages, ins.args()...)
 	b.Queue(insertSearch, ins.apps, ins.convs, ins.seqs, searchDocs)
 	b.Queue(lockMembers, lockApps, lockConvs, lockUsers)
-	b.Queue(setVers, vApps, vConvs, vLasts, vOffs, vGroups, sApps, sConvs, sUsers, sSeqs)
+	b.Queue(readTo, sApps, sConvs, sUsers, sSeqs)
+	b.Queue(setVers, vApps, vConvs, vLasts, vOffs, lockApps, lockConvs, lockUsers)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_by_client_id" {
