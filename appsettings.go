@@ -188,6 +188,13 @@ func (p AppSettingsPatch) Validate() error {
 	return nil
 }
 
+// ValidSettingName reports whether name is the JSON name of a setting
+// (one of the Setting* constants).
+func ValidSettingName(name string) bool {
+	_, _, known := (&AppSettings{}).field(name)
+	return known
+}
+
 // field reports whether a sets the field called name and whether there
 // is such a field, and returns a function that resets it in a.
 func (a *AppSettings) field(name string) (isSet bool, reset func(), known bool) {

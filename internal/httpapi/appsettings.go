@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -71,18 +72,21 @@ func decodeSettingsPatch(w http.ResponseWriter, r *http.Request) (parley.AppSett
 	if fields == nil {
 		return p, parley.Errorf(parley.EInvalid, "body must be a JSON object of settings")
 	}
+	names := slices.Sorted(maps.Keys(fields)) // the first unknown name reported is the same every time
 	set := map[string]json.RawMessage{}
-	for name, v := range fields {
-		if bytes.Equal(v, []byte("null")) {
+	for _, name := range names {
+		switch v := fields[name]; {
+		case !parley.ValidSettingName(name):
+			return p, parley.Errorf(parley.EInvalid, "unknown setting %q", truncate(name, 64))
+		case bytes.Equal(v, []byte("null")):
 			p.Reset = append(p.Reset, name)
-		} else {
+		default:
 			set[name] = v
 		}
 	}
-	slices.Sort(p.Reset) // the first unknown name reported is the same every time
 	if len(set) > 0 {
-		// Typed decoding of the values: strict, so that an unknown name
-		// or a value of the wrong type is refused.
+		// Typed decoding of the values: a value of the wrong type is
+		// refused.
 		js, _ := json.Marshal(set)
 		if err := decodeBytes(js, &p.Set); err != nil {
 			return p, err
