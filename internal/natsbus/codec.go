@@ -133,6 +133,10 @@ func decodeBatch(body []byte) ([]parley.Delivery, error) {
 		return nil, r.err
 	}
 	batch := make([]parley.Delivery, n)
+	// Users slices are cut from one backing array sized for one user
+	// per delivery (a direct chat's push), growing it when a group's
+	// delivery needs more.
+	var users []string
 	var prev parley.Delivery
 	for i := range batch {
 		d := &batch[i]
@@ -145,10 +149,14 @@ func decodeBatch(body []byte) ([]parley.Delivery, error) {
 			return nil, r.err
 		}
 		if nu > 0 {
-			d.Users = make([]string, nu)
-			for j := range d.Users {
-				d.Users[j] = r.str("")
+			if uint64(cap(users)-len(users)) < nu {
+				users = make([]string, 0, max(nu, n-uint64(i)))
 			}
+			start := len(users)
+			for range nu {
+				users = append(users, r.str(""))
+			}
+			d.Users = users[start:len(users):len(users)]
 		}
 		d.SkipConn = r.str(prev.SkipConn)
 		d.Kind = r.str(prev.Kind)

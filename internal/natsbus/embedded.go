@@ -74,11 +74,18 @@ func StartEmbedded(opts EmbeddedOptions) (*server.Server, error) {
 }
 
 // ConnOptions are the nats.go options a bus connection should have, named
-// name: reconnect forever, every ReconnectWait (250 ms) with jitter;
-// publish nothing into a reconnect buffer (a Send while disconnected
-// fails at once rather than queueing behind an outage); notice a dead
-// server within ~10 s without waiting for TCP to say so.
-func ConnOptions(name string) []nats.Option {
+// name: reconnect forever, every ReconnectWait (250 ms) with jitter, and
+// keep trying if the first connect fails; publish nothing into a
+// reconnect buffer (a Send while disconnected fails at once rather than
+// queueing behind an outage); notice a dead server within ~10 s without
+// waiting for TCP to say so. Disconnections, reconnections and
+// asynchronous errors (a slow consumer, a write that failed) go to log
+// with the connection's name; nil discards them.
+func ConnOptions(name string, log *slog.Logger) []nats.Option {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("nats_conn", name)
 	return []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -88,13 +95,26 @@ func ConnOptions(name string) []nats.Option {
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(2),
 		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("NATS disconnected; reconnecting", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("NATS error", "subject", sub.Subject, "err", err)
+				return
+			}
+			log.Warn("NATS error", "err", err)
+		}),
 	}
 }
 
 // ConnectInProcess connects to an embedded server without TCP, with
-// ConnOptions(name) followed by opts.
-func ConnectInProcess(s *server.Server, name string, opts ...nats.Option) (*nats.Conn, error) {
-	o := append(ConnOptions(name), nats.InProcessServer(s))
+// ConnOptions(name, log) followed by opts.
+func ConnectInProcess(s *server.Server, name string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	o := append(ConnOptions(name, log), nats.InProcessServer(s))
 	nc, err := nats.Connect("", append(o, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: connect in-process: %w", err)

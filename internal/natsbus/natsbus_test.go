@@ -58,7 +58,7 @@ func TestBusContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		nc, err := natsbus.ConnectInProcess(s, "in-process")
+		nc, err := natsbus.ConnectInProcess(s, "in-process", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

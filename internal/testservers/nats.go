@@ -52,11 +52,11 @@ func (ns *NATSServer) URL() string {
 }
 
 // Connect returns a new TCP connection to the server named name, with
-// natsbus.ConnOptions (so it reconnects forever) and opts; it is closed
-// when the test ends.
+// natsbus.ConnOptions (so it reconnects forever; what it would log goes
+// nowhere) and opts; it is closed when the test ends.
 func (ns *NATSServer) Connect(t testing.TB, name string, opts ...nats.Option) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(ns.URL(), append(natsbus.ConnOptions(name), opts...)...)
+	nc, err := nats.Connect(ns.URL(), append(natsbus.ConnOptions(name, nil), opts...)...)
 	if err != nil {
 		t.Fatalf("connect to the embedded NATS server: %v", err)
 	}
