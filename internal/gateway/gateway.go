@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -64,6 +65,7 @@ type Config struct {
 	FrameRate         float64       // request frames per second per session (100)
 	FrameBurst        int           // burst of request frames (500: a resync pulls many conversations at once)
 	RequestTimeout    time.Duration // bound on one request's work (10s)
+	Writers           int           // goroutines that write pushes to sessions (GOMAXPROCS)
 	Social            Social        // contacts, profiles and presence frames (nil: refused as unavailable)
 	Consult           Consult       // customer-service frames (nil: refused as unavailable)
 	Now               func() time.Time
@@ -98,6 +100,7 @@ func (c *Config) defaults() {
 	}
 	defInt(&c.FrameBurst, 500)
 	def(&c.RequestTimeout, 10*time.Second)
+	defInt(&c.Writers, runtime.GOMAXPROCS(0))
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -120,6 +123,7 @@ type Gateway struct {
 
 	hub hub
 	lp  lpTable
+	fan fanout
 
 	stop chan struct{}
 	done chan struct{}
@@ -136,23 +140,31 @@ func New(cfg Config, ws Upgrader, auth Authenticator, c Chat, reg parley.Registr
 	}
 	g.hub.init()
 	g.lp.init()
+	g.fan.start(cfg.Writers)
 	go g.sweep()
 	return g
 }
 
-// Deliver hands deliveries to the local sessions of their users. It never
-// blocks on a client. It implements dispatch.Local.
+// Deliver hands deliveries to the local sessions of their users: it
+// finds the sessions and queues the writes for the writer goroutines
+// (fanout.go), returning before they are written. It never blocks on a
+// client. Deliveries to one session are written in the order of the
+// Deliver calls. Deliver keeps ds until then: callers must not change it
+// afterwards. It implements dispatch.Local.
 func (g *Gateway) Deliver(ds []parley.Delivery) {
+	per := make([][]fanItem, len(g.fan.qs))
 	for i := range ds {
 		d := &ds[i]
 		for _, u := range d.Users {
 			g.hub.each(d.AppID, u, func(s *Session) {
 				if s.connID != d.SkipConn {
-					s.deliver(d)
+					w := g.fan.writer(s)
+					per[w] = append(per[w], fanItem{s, d})
 				}
 			})
 		}
 	}
+	g.fan.hand(per)
 }
 
 // Count returns the number of authenticated sessions on this node.
@@ -166,6 +178,7 @@ func (g *Gateway) Count() int { return g.hub.count() }
 func (g *Gateway) Close(code int, reason string) {
 	g.once.Do(func() { close(g.stop) })
 	<-g.done
+	g.fan.close()
 	for _, s := range g.hub.all() {
 		s.close(code, reason)
 	}
