@@ -40,6 +40,9 @@ type config struct {
 	// GroupMaxMembers and ReceiptsList: see server.Config.
 	GroupMaxMembers int `koanf:"group_max_members"`
 	ReceiptsList    int `koanf:"receipts_list"`
+	// AdvertiseURL and Balance: see server.Config.
+	AdvertiseURL string `koanf:"advertise_url"`
+	Balance      string `koanf:"balance"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -62,6 +65,7 @@ func defaultConfig() config {
 		RetryInterval: 18 * time.Second, MaxRetries: 3, LogLevel: "info", LogFormat: "text",
 		Interest: "both", PresenceDebounce: 5 * time.Second,
 		GroupMaxMembers: parley.DefaultMaxGroupMembers, ReceiptsList: 500,
+		Balance: "round-robin",
 	}
 }
 
@@ -84,6 +88,8 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Duration("presence-debounce", d.PresenceDebounce, "tell a user offline only after this long without a connection")
 	fs.Int("group-max-members", d.GroupMaxMembers, "a new group's member limit unless the business backend sets one (at most 100000)")
 	fs.Int("receipts-list", d.ReceiptsList, "the largest conversation whose read receipts name the readers, not only count them")
+	fs.String("advertise-url", "", "base URL clients reach this node at, handed out by GET /v1/gateway (default http://<addr>)")
+	fs.String("balance", d.Balance, "how GET /v1/gateway picks a node: round-robin, ip-hash or least-connections")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -171,5 +177,6 @@ func (c config) server() server.Config {
 		RetryInterval: c.RetryInterval, MaxRetries: c.MaxRetries,
 		Interest: in, PresenceDebounce: c.PresenceDebounce,
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
+		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
 	}
 }

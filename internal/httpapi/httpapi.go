@@ -74,6 +74,8 @@ type Server struct {
 	Social Social
 	// ClientAuth checks the client tokens of the files endpoints.
 	ClientAuth gateway.Authenticator
+	// Balancer answers GET /v1/gateway (gateway.go); nil leaves it out.
+	Balancer Balancer
 	// Ready reports whether the node can serve (storage reachable...).
 	Ready func(ctx context.Context) error
 	// Node is this node's id, shown on the index page.

@@ -7,6 +7,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Balancer != nil {
+		mux.HandleFunc("GET /v1/gateway", s.gateway)
+	}
 
 	// Clients.
 	mux.HandleFunc("GET /v1/ws", s.Client.ServeWS)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/balance"
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/internal/consult"
 	"github.com/parley-im/parley/internal/dispatch"
@@ -83,6 +84,12 @@ type Config struct {
 	// before the users who care are told it went offline (5s).
 	PresenceDebounce time.Duration
 
+	// AdvertiseURL is the base URL clients reach this node at, which GET
+	// /v1/gateway hands out (http:// + the listen address). Balance is how
+	// that endpoint picks among the live nodes: round-robin (default),
+	// ip-hash or least-connections (internal/balance).
+	AdvertiseURL, Balance string
+
 	// Notifier receives offline-push notifications (internal/notify);
 	// nil logs them. OfflinePushMaxGroup: messages to larger groups
 	// notify nobody (notify.DefaultMaxGroup, 500).
@@ -129,6 +136,9 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	if c.Transport != "nbio" && c.Transport != "gws" {
 		return fmt.Errorf("transport must be nbio or gws, not %q", c.Transport)
+	}
+	if _, err := balance.New(nil, c.Balance); err != nil {
+		return err
 	}
 	if !parley.ValidID(c.Node) {
 		return fmt.Errorf("node id %q is not valid", c.Node)
@@ -265,8 +275,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	advertise := cfg.AdvertiseURL
+	if advertise == "" {
+		advertise = "http://" + s.ln.Addr().String()
+	}
+	balancer, err := balance.New(balance.Self{ID: cfg.Node, URL: advertise, Conns: s.gw.Count}, cfg.Balance)
+	if err != nil {
+		return nil, err
+	}
 	api := &httpapi.Server{
-		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
+		Balancer: balancer,
+		Store:    s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
 		Node: cfg.Node, Version: Version, Social: s.social,
 		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult, Settings: appSettings,
 		Ready: func(ctx context.Context) error {
@@ -279,9 +301,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
-	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, err
 	}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
 	s.trim = startMemTrimmer()
@@ -344,6 +363,9 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.ln != nil && s.http == nil {
+		_ = s.ln.Close() // Start failed after listening
+	}
 	if s.trim != nil {
 		s.trim.close()
 	}
