@@ -18,6 +18,9 @@ import (
 type Identity struct {
 	AppID  string
 	UserID string
+	// Role is the user's role when the session starts (RoleUser if
+	// unset); it picks the message variants the session receives.
+	Role parley.Role
 }
 
 // Authenticator checks client tokens.
@@ -155,11 +158,12 @@ func (g *Gateway) Deliver(ds []parley.Delivery) {
 	per := make([][]fanItem, len(g.fan.qs))
 	for i := range ds {
 		d := &ds[i]
+		vp := renderVariants(d) // nil unless the message has variants (variants.go)
 		for _, u := range d.Users {
 			g.hub.each(d.AppID, u, func(s *Session) {
 				if s.connID != d.SkipConn {
 					w := g.fan.writer(s)
-					per[w] = append(per[w], fanItem{s, d})
+					per[w] = append(per[w], fanItem{s, vp.forSession(s, d)})
 				}
 			})
 		}

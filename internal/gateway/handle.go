@@ -92,7 +92,10 @@ func (s *Session) authRes() wire.AuthRes {
 // local deliveries find it, and in the registry, so that other nodes do.
 // A session of the same device on this node is replaced.
 func (g *Gateway) attach(ctx context.Context, s *Session, id Identity, device string, p parley.Platform) error {
-	s.app, s.user, s.device, s.platform = id.AppID, id.UserID, device, p
+	s.app, s.user, s.device, s.platform, s.role = id.AppID, id.UserID, device, p, id.Role
+	if s.role == "" {
+		s.role = parley.RoleUser
+	}
 	if !s.state.CompareAndSwap(stateNew, stateAuthed) {
 		return parley.Errorf(parley.EUnavailable, "session closed")
 	}
@@ -185,5 +188,5 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		reply(wire.Err(in.ID, err))
 		return
 	}
-	reply(wire.Res(in.ID, res))
+	reply(wire.Res(in.ID, s.render(res)))
 }

@@ -43,6 +43,7 @@ type Session struct {
 	// Set once by auth before state becomes stateAuthed; read-only after.
 	app, user, device string
 	platform          parley.Platform
+	role              parley.Role
 
 	state    atomic.Int32
 	closing  atomic.Bool  // close was called: the close is counted once

@@ -34,5 +34,13 @@ func (a *tokenAuth) Authenticate(ctx context.Context, token, device string) (gat
 	if !revoked.IsZero() && c.IssuedAt.UnixMilli() <= revoked.UnixMilli() {
 		return gateway.Identity{}, parley.Errorf(parley.EUnauthorized, "token revoked")
 	}
-	return gateway.Identity{AppID: c.AppID, UserID: c.UserID}, nil
+	// The role picks the message variants a session receives; a user
+	// the store no longer has counts as a plain user.
+	role := parley.RoleUser
+	if u, err := a.store.User(ctx, c.AppID, c.UserID); err == nil {
+		role = u.Role
+	} else if parley.ErrorCode(err) != parley.ENotFound {
+		return gateway.Identity{}, err
+	}
+	return gateway.Identity{AppID: c.AppID, UserID: c.UserID, Role: role}, nil
 }
