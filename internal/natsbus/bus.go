@@ -157,8 +157,10 @@ func (b *Bus) subject(node string) string { return b.prefix + "." + nodeToken(no
 // was full on a first Send, if the NATS connection is not connected (the
 // nats.go error is wrapped) or if the listener did not answer within
 // Options.Timeout or before ctx ended (the batch may then still arrive).
-// Returns ETooLarge if one delivery alone exceeds the server's maximum
-// payload. After a node stops, Sends to it may return nil, and their
+// A batch larger than the server's maximum payload (1 MB by default) is
+// sent as several messages, which arrive in order as several handler
+// calls. Returns ETooLarge, sending nothing, if one delivery alone
+// exceeds it. After a node stops, Sends to it may return nil, and their
 // batches be lost, until this Bus hears of it (one round trip).
 //
 // The batch is encoded before Send returns; the caller may reuse it.
