@@ -139,7 +139,7 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 				reply(wire.Err(in.ID, r.Err))
 				return
 			}
-			reply(wire.Res(in.ID, wire.SendRes{Msg: r.Msg, Dup: r.Dup}))
+			reply(wire.Res(in.ID, s.render(wire.SendRes{Msg: r.Msg, Dup: r.Dup})))
 		})
 		return
 	}

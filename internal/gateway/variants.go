@@ -61,10 +61,17 @@ func (v *variantPushes) forSession(s *Session, d *parley.Delivery) *parley.Deliv
 
 // render gives the messages of a request's answer the variants meant for
 // this session, in place. Every answer that carries stored messages to a
-// device goes through it (pull, conversation list, search); a device
-// never receives a message's variants.
+// device goes through it (send, pull, conversation list, search); a
+// device never receives a message's variants. (A send answer can hold
+// some: the stored original of a retried cmid, which the business
+// backend may have sent as the user with variants.)
 func (s *Session) render(res any) any {
 	switch r := res.(type) {
+	case wire.SendRes:
+		if r.Msg != nil {
+			r.Msg = r.Msg.For(s.role, s.platform)
+		}
+		return r
 	case wire.PullRes:
 		parley.RenderFor(r.Msgs, s.role, s.platform)
 	case wire.SearchRes:

@@ -129,6 +129,17 @@ func TestVariantsByBroadcastAndValidation(t *testing.T) {
 			t.Errorf("broadcast: got %q, want %q", got, who)
 		}
 	}
+	// A system message the backend sent as ana, with a cmid: ana's retry
+	// of that cmid answers with the stored original, rendered for her.
+	asAna := map[string]any{"from": "ana", "to": "kim", "cmid": "n1", "kind": "system", "body": map[string]string{"text": "x"},
+		"variants": []map[string]any{{"role": "user", "body": map[string]string{"text": "for users"}}}}
+	if st := n.api(t, "POST", "/v1/server/messages", asAna, nil); st != 200 {
+		t.Fatalf("send as ana: %d", st)
+	}
+	res := ana.request(t, `{"type":"send","id":"d","to":"kim","cmid":"n1","body":{"text":"again"}}`)
+	if got := variantText(t, "ana's retry", res["msg"].(map[string]any)); res["dup"] != true || got != "for users" {
+		t.Errorf("retry of a cmid with variants: got %v, want the original rendered for ana", res)
+	}
 	for name, v := range map[string]map[string]any{
 		"not a system kind": {"to": "ana", "kind": "text", "body": map[string]string{"text": "x"}, "variants": []map[string]any{{"role": "agent", "body": map[string]string{"text": "y"}}}},
 		"no target":         {"to": "ana", "kind": "system", "body": map[string]string{"text": "x"}, "variants": []map[string]any{{"body": map[string]string{"text": "y"}}}},
