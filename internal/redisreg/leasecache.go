@@ -7,10 +7,11 @@ import (
 
 // leaseCache remembers, for the nodes whose rows Locate has seen, which
 // lease instance holds each node (or that none does), so that filtering
-// out dead nodes' rows costs no extra round trip. Once the states are
-// older than maxAge, the next Locate reads every known node's lease
-// again in the same pipeline as its rows (the set of nodes is small);
-// only a node never seen before costs a second round trip.
+// out dead nodes' rows costs no extra round trip. The next Locate after
+// states are older than maxAge reads those nodes' leases again in the
+// same pipeline as its rows (the set of nodes is small, and their states
+// age together); only a node never seen before costs a second round
+// trip.
 //
 // A row is live when its instance is the one cached for its node, so a
 // state may be up to maxAge stale: a node that released its lease or
@@ -21,16 +22,16 @@ type leaseCache struct {
 	forget time.Duration // a node not seen in a row for this long is forgotten
 
 	// mu guards the fields below. It is a leaf lock.
-	mu      sync.Mutex
-	nodes   map[string]*nodeLease
-	fetched time.Time // when every known node's lease was last read
-	// fetching is set while one Locate reads every known node's lease,
-	// so that concurrent ones use the states they have meanwhile.
+	mu    sync.Mutex
+	nodes map[string]*nodeLease
+	// fetching is set while one Locate reads the leases that due gave
+	// it, so that concurrent ones use the states they have meanwhile.
 	fetching bool
 }
 
 type nodeLease struct {
 	instance string    // "" if the node holds no lease
+	fetched  time.Time // when instance was read
 	seen     time.Time // when a row of the node was last seen
 }
 
@@ -42,31 +43,34 @@ func newLeaseCache(maxAge time.Duration) *leaseCache {
 	}
 }
 
-// due returns the known nodes whose leases the caller must read with its
-// rows, nil if the cached states are fresh enough or another caller is
-// reading them. A caller given nodes must call store, even after a
-// failure (with nil instances).
+// due returns the known nodes whose cached states are too old, which
+// the caller must read with its rows; nil if there are none or another
+// caller is reading them. A caller given nodes must call store with
+// all set, even after a failure (with nil instances).
 func (lc *leaseCache) due(now time.Time) []string {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	if lc.fetching || len(lc.nodes) == 0 || (lc.maxAge >= 0 && now.Sub(lc.fetched) < lc.maxAge) {
+	if lc.fetching {
 		return nil
 	}
-	lc.fetching = true
-	nodes := make([]string, 0, len(lc.nodes))
+	var nodes []string
 	for n, s := range lc.nodes {
-		if now.Sub(s.seen) > lc.forget && s.instance == "" {
-			delete(lc.nodes, n) // long dead and no longer in any row read
+		if lc.maxAge >= 0 && now.Sub(s.fetched) < lc.maxAge {
+			continue
+		}
+		if s.instance == "" && now.Sub(s.seen) > lc.forget {
+			delete(lc.nodes, n) // long dead and in no row read since
 			continue
 		}
 		nodes = append(nodes, n)
 	}
+	lc.fetching = nodes != nil
 	return nodes
 }
 
-// store records the lease instances read for nodes ("" for none) at now.
-// all says whether nodes came from due (every known node); instances is
-// nil if the read failed, which changes no state.
+// store records the lease instances read for nodes at now ("" for no
+// lease). all says whether nodes came from due; instances is nil if the
+// read failed, which changes no state.
 func (lc *leaseCache) store(now time.Time, nodes, instances []string, all bool) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
@@ -76,16 +80,13 @@ func (lc *leaseCache) store(now time.Time, nodes, instances []string, all bool) 
 	if instances == nil {
 		return
 	}
-	if all {
-		lc.fetched = now
-	}
 	for i, n := range nodes {
 		s := lc.nodes[n]
 		if s == nil {
 			s = &nodeLease{seen: now}
 			lc.nodes[n] = s
 		}
-		s.instance = instances[i]
+		s.instance, s.fetched = instances[i], now
 	}
 }
 

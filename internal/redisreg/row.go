@@ -61,7 +61,7 @@ func decodeRow(v string, c *parley.ConnInfo) (instance string, ok bool) {
 	var since time.Time
 	if v != "" {
 		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
+		if err != nil || strconv.FormatInt(ms, 10) != v { // one spelling per row
 			return "", false
 		}
 		since = time.UnixMilli(ms).UTC()
@@ -70,14 +70,22 @@ func decodeRow(v string, c *parley.ConnInfo) (instance string, ok bool) {
 	return fields[1], true
 }
 
-// cutString reads one length-prefixed string from the front of v.
+// cutString reads one length-prefixed string from the front of v. The
+// length must be spelled canonically (decimal digits, no leading zero),
+// so that every row has one spelling.
 func cutString(v string) (s, rest string, ok bool) {
 	n, rest, found := strings.Cut(v, ":")
-	if !found || n == "" || len(n) > 10 {
+	if !found || n == "" || len(n) > 10 || (n[0] == '0' && len(n) > 1) {
 		return "", "", false
 	}
-	l, err := strconv.Atoi(n)
-	if err != nil || l < 0 || l > len(rest) || (n[0] == '0' && len(n) > 1) {
+	l := 0
+	for _, d := range []byte(n) {
+		if d < '0' || d > '9' {
+			return "", "", false
+		}
+		l = l*10 + int(d-'0')
+	}
+	if l > len(rest) {
 		return "", "", false
 	}
 	return rest[:l], rest[l:], true
