@@ -23,6 +23,7 @@ type appendStmts struct {
 	setVers     *sql.Stmt // [[app, conv, ver, user, seq], ...]: every member's ver, one sender's read cursor
 	readTo      *sql.Stmt // [[app, conv, user, seq], ...]: the other senders' read cursors
 	senderVers  *sql.Stmt // [[app, conv, user, seq, ver], ...]: group senders' read cursors and vers
+	outbox      *sql.Stmt // the batch's one outbox row (outbox.go)
 }
 
 func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
@@ -54,6 +55,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 			FROM json_each(?) AS j
 			WHERE members.app_id = j.value ->> 0 AND members.conv_id = j.value ->> 1
 				AND members.user_id = j.value ->> 2 AND members.left_seq = 0`},
+		{&s.outbox, outboxInsert},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -66,7 +68,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 
 func (s *appendStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo, s.senderVers} {
+	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo, s.senderVers, s.outbox} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -81,6 +83,7 @@ type convKey struct{ app, conv string }
 type convBatch struct {
 	exists  bool
 	group   bool        // kind group: only the conversation's and the senders' vers move
+	first   uint64      // the first seq this batch stored, 0 if none
 	last    uint64      // last_seq, including this batch's messages
 	senders []senderSeq // each sender's highest seq in the batch
 }
@@ -110,7 +113,8 @@ func (c *convBatch) sent(user string, seq uint64) {
 // Err ENotFound and the others still commit. Then, once per conversation
 // touched, the conversation gets one new change version, and so does every
 // member of a direct conversation but only the senders of a group; each
-// sender's read cursor moves to its newest message. Sender membership is the caller's
+// sender's read cursor moves to its newest message, and one outbox row
+// names the messages stored (events.Outbox). Sender membership is the caller's
 // check. The input messages are updated only once the batch has committed;
 // on error nothing is stored and nothing is changed.
 func (db *DB) Append(ctx context.Context, msgs []*parley.Message) ([]parley.AppendResult, error) {
@@ -171,6 +175,9 @@ func (db *DB) Append(ctx context.Context, msgs []*parley.Message) ([]parley.Appe
 			continue
 		}
 		seqs[i], c.last = seq, seq
+		if c.first == 0 {
+			c.first = seq
+		}
 		c.sent(m.Sender, seq)
 	}
 	if err := db.finishAppend(ctx, tx, convs, keys); err != nil {
@@ -220,16 +227,17 @@ func (db *DB) loadLastSeqs(ctx context.Context, tx *sql.Tx, convs map[convKey]*c
 
 // finishAppend writes each touched conversation's last_seq and new change
 // version, gives all members of direct conversations and the senders of
-// groups that version and moves the senders' read cursors: four statements
-// for the whole batch.
+// groups that version and moves the senders' read cursors, and adds the
+// batch's outbox row: five statements for the whole batch.
 func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*convBatch, keys []convKey) error {
 	var vc verCounter
-	var lasts, vers, reads, senders []any
+	var lasts, vers, reads, senders, stored []any
 	for _, k := range keys {
 		c := convs[k]
 		if len(c.senders) == 0 {
 			continue // missing, or only duplicates
 		}
+		stored = append(stored, []any{k.app, k.conv, c.first, c.last})
 		ver, err := vc.next(ctx, tx)
 		if err != nil {
 			return err
@@ -259,6 +267,11 @@ func (db *DB) finishAppend(ctx context.Context, tx *sql.Tx, convs map[convKey]*c
 			return err
 		}
 		if _, err := tx.StmtContext(ctx, u.st).ExecContext(ctx, string(js)); err != nil {
+			return err
+		}
+	}
+	if len(stored) > 0 {
+		if err := addOutbox(ctx, tx, db.st.outbox, outboxMsgs, stored); err != nil {
 			return err
 		}
 	}

@@ -106,8 +106,9 @@ func (db *DB) CreateGroup(ctx context.Context, g *parley.Group, members []string
 	return nil
 }
 
-// storeSystem inserts msg as message seq of conv and moves the
-// conversation's last_seq (which indexes it for search) and ver.
+// storeSystem inserts msg as message seq of conv, moves the
+// conversation's last_seq (which indexes it for search) and ver, and adds
+// its outbox row.
 func (db *DB) storeSystem(ctx context.Context, tx *sql.Tx, appID, conv string, seq, ver uint64, msg *parley.Message) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages (app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts)
 		VALUES (?, ?, ?, ?, ?, '', ?, ?, ?)`, appID, conv, seq, msg.ID, msg.Sender, string(msg.Kind), string(msg.Body), msg.Time)
@@ -116,7 +117,10 @@ func (db *DB) storeSystem(ctx context.Context, tx *sql.Tx, appID, conv string, s
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE conversations SET last_seq = ?, ver = ? WHERE app_id = ? AND id = ?`,
 		seq, ver, appID, conv)
-	return err
+	if err != nil {
+		return err
+	}
+	return addOutbox(ctx, tx, nil, outboxMsgs, [][]any{{appID, conv, seq, seq}})
 }
 
 // Group returns a group. Returns ENotFound if there is none.

@@ -181,7 +181,8 @@ func (db *DB) Conversations(ctx context.Context, appID, userID string, beforeVer
 // MarkRead moves the user's read cursor to seq, clamped to the last seq; a
 // cursor never moves back. If it moved, every member of a direct
 // conversation gets one new change version (so the peer's sync sees
-// PeerReadSeq move); in a group only the user's row does.
+// PeerReadSeq move); in a group only the user's row does; and an outbox
+// row records the move (events.Outbox).
 // It returns the user's state after the change and whether the cursor
 // moved. Returns EForbidden if the user is not a member, ENotFound if the
 // conversation does not exist.
@@ -222,6 +223,9 @@ func (db *DB) MarkRead(ctx context.Context, appID, convID, userID string, seq ui
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE members SET ver = ?
 				WHERE app_id = ? AND conv_id = ? AND (?4 = '' OR user_id = ?4)`, ver, appID, convID, who)
+		}
+		if err == nil {
+			err = addOutbox(ctx, tx, nil, outboxRead, []any{appID, convID, userID, target})
 		}
 		if err == nil {
 			err = vc.save(ctx, tx)

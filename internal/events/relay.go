@@ -1,0 +1,293 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley"
+)
+
+// RelayConfig tunes a Relay. Zero values take the defaults in
+// parentheses.
+type RelayConfig struct {
+	// Interval is how often an idle relay looks at the outbox (100ms):
+	// the delay between a commit and its event in the log, at worst.
+	Interval time.Duration
+	// Rows is the most outbox rows one step reads (64), and MaxEvents
+	// the most events it appends at once (2048; a row is never split,
+	// so one large row may exceed it).
+	Rows      int
+	MaxEvents int
+	// PresenceQueue bounds presence events waiting to be appended
+	// (10,000); more are dropped and counted.
+	PresenceQueue int
+	// Timeout bounds one step's store and log calls (10s).
+	Timeout time.Duration
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Signal, if set, is notified of every app whose log grew.
+	Signal *Signal
+}
+
+func (c *RelayConfig) defaults() {
+	if c.Interval <= 0 {
+		c.Interval = 100 * time.Millisecond
+	}
+	if c.Rows <= 0 {
+		c.Rows = 64
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 2048
+	}
+	if c.PresenceQueue <= 0 {
+		c.PresenceQueue = 10_000
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Relay moves the outbox into the event log: it reads outbox rows in
+// commit order, expands each into its events (loading the messages it
+// names), appends them to the log, and only then deletes the rows. A
+// crash between the append and the delete makes the next relay append the
+// same events again, which the log skips by id; so every committed change
+// reaches the log once (within a JetStream log's duplicate window, see
+// EventLog.Append). It also appends presence events handed to
+// PublishPresence, at most once.
+//
+// One relay should drain an outbox at a time: two would append the same
+// rows concurrently, which ids deduplicate but whose order they could
+// interleave. A Relay owns one goroutine, started by Start and stopped by
+// Close; Step runs one pass without it.
+type Relay struct {
+	outbox Outbox
+	log    EventLog
+	cfg    RelayConfig
+
+	mu       sync.Mutex // guards presence and dropped; a leaf
+	presence []Event
+	dropped  int
+
+	started atomic.Bool
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+// NewRelay returns a relay from outbox to log; it does nothing until
+// Start (or Step).
+func NewRelay(outbox Outbox, log EventLog, cfg RelayConfig) *Relay {
+	cfg.defaults()
+	return &Relay{outbox: outbox, log: log, cfg: cfg,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Start starts the relay's goroutine. Call it at most once.
+func (r *Relay) Start() {
+	r.started.Store(true)
+	go r.run()
+}
+
+// Close stops the goroutine Start started and waits for it; the step in
+// progress, if any, finishes first. Rows left in the outbox are relayed by
+// the next relay, and queued presence events are dropped. Close without
+// Start returns at once.
+func (r *Relay) Close() {
+	r.once.Do(func() { close(r.stop) })
+	if r.started.Load() {
+		<-r.done
+	}
+}
+
+// Kick makes an idle relay look at the outbox now rather than at its
+// next interval.
+func (r *Relay) Kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Relay) run() {
+	defer close(r.done)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	backoff := r.cfg.Interval
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		case <-r.wake:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
+		n, err := r.Step(ctx)
+		cancel()
+		next := r.cfg.Interval
+		switch {
+		case err != nil:
+			r.cfg.Logger.Warn("event relay step failed; retrying", "err", err, "retry_in", backoff)
+			r.cfg.Metrics.relayError()
+			next, backoff = backoff, min(2*backoff, 5*time.Second)
+		case n > 0:
+			next, backoff = 0, r.cfg.Interval // more may be waiting
+		default:
+			backoff = r.cfg.Interval
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(next)
+	}
+}
+
+// Step runs one pass: it appends the queued presence events, then relays
+// the oldest outbox rows (up to Rows of them and about MaxEvents events)
+// and deletes them. It returns how many outbox events it appended.
+func (r *Relay) Step(ctx context.Context) (int, error) {
+	r.flushPresence(ctx)
+	rows, err := r.outbox.OutboxRows(ctx, r.cfg.Rows)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	var evs []Event
+	var ids []int64
+	for _, row := range rows {
+		if len(ids) > 0 && len(evs)+rowEvents(row) > r.cfg.MaxEvents {
+			break
+		}
+		if evs, err = r.expand(ctx, row, evs); err != nil {
+			return 0, err
+		}
+		ids = append(ids, row.ID)
+	}
+	if err := r.log.Append(ctx, evs); err != nil {
+		return 0, err
+	}
+	r.appended(evs)
+	// A crash here leaves the rows; the next step appends their events
+	// again and the log skips them by id.
+	if err := r.outbox.DeleteOutbox(ctx, ids); err != nil {
+		return 0, err
+	}
+	return len(evs), nil
+}
+
+// rowEvents is how many events a row expands to.
+func rowEvents(row OutboxRow) int {
+	n := 0
+	if row.Read != nil {
+		n++
+	}
+	for _, m := range row.Msgs {
+		if m.Last >= m.First {
+			n += int(m.Last - m.First + 1)
+		}
+	}
+	return n
+}
+
+// expand appends row's events to evs: its messages in range order, then
+// its read.
+func (r *Relay) expand(ctx context.Context, row OutboxRow, evs []Event) ([]Event, error) {
+	for _, mr := range row.Msgs {
+		after := mr.First - 1
+		for after < mr.Last {
+			ms, err := r.outbox.Messages(ctx, mr.App, mr.Conv, parley.MessageRange{After: after, Before: mr.Last + 1, Limit: MaxRead})
+			if err != nil {
+				return nil, err
+			}
+			if len(ms) == 0 {
+				// The store lost messages its outbox names: publish what
+				// there is rather than stop the stream for ever.
+				r.cfg.Logger.Error("outbox names messages the store does not have", "app_id", mr.App, "conv_id", mr.Conv,
+					"first", after+1, "last", mr.Last)
+				break
+			}
+			for i := range ms {
+				ms[i].AppID = mr.App
+				e, err := MessageEvent(&ms[i])
+				if err != nil {
+					return nil, err
+				}
+				evs = append(evs, e)
+			}
+			after = ms[len(ms)-1].Seq
+		}
+	}
+	if row.Read != nil {
+		e, err := ReadEvent(*row.Read, row.Time)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, e)
+	}
+	return evs, nil
+}
+
+// appended counts evs and wakes the readers of their apps.
+func (r *Relay) appended(evs []Event) {
+	var last string
+	for _, e := range evs {
+		r.cfg.Metrics.published(e.Type)
+		if e.App != last && r.cfg.Signal != nil {
+			r.cfg.Signal.Notify(e.App)
+		}
+		last = e.App
+	}
+}
+
+// PublishPresence queues a presence change of app's user p.User for the
+// log and returns at once: presence events are at most once. One is lost
+// when the queue is full (PresenceQueue), when the append fails, or when
+// the node stops first; nothing about presence is stored to publish it
+// from later. It is safe to call from any goroutine.
+func (r *Relay) PublishPresence(app string, p parley.Presence, at time.Time) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return // a Presence always encodes
+	}
+	e := Event{ID: presenceEventID(), App: app, Type: TypePresence, Time: at.UnixMilli(), Data: data}
+	r.mu.Lock()
+	if len(r.presence) >= r.cfg.PresenceQueue {
+		r.dropped++
+		r.mu.Unlock()
+		return
+	}
+	r.presence = append(r.presence, e)
+	r.mu.Unlock()
+	r.Kick()
+}
+
+// flushPresence appends the queued presence events, once.
+func (r *Relay) flushPresence(ctx context.Context) {
+	r.mu.Lock()
+	evs, dropped := r.presence, r.dropped
+	r.presence, r.dropped = nil, 0
+	r.mu.Unlock()
+	if dropped > 0 {
+		r.cfg.Metrics.presenceDropped(dropped)
+		r.cfg.Logger.Warn("presence events dropped: queue full", "dropped", dropped)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	if err := r.log.Append(ctx, evs); err != nil {
+		r.cfg.Metrics.presenceDropped(len(evs))
+		r.cfg.Logger.Warn("presence events lost: append failed", "err", err, "dropped", len(evs))
+		return
+	}
+	r.appended(evs)
+}

@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/parley-im/parley/internal/events"
+)
+
+// EventLog is the embedded event log (events.EventLog): table events in
+// the store's database, each app's events at positions 1, 2, 3, ... and
+// deduplicated by id for ever. Appends go through the store's one writer,
+// so they serialise with every other write. Get one with DB.EventLog; it
+// is safe for concurrent use and lives as long as the DB.
+type EventLog struct{ db *DB }
+
+var _ events.EventLog = (*EventLog)(nil)
+
+// EventLog returns the event log kept in db.
+func (db *DB) EventLog() *EventLog { return &EventLog{db: db} }
+
+// Append adds events in one transaction, skipping those whose id the app's
+// log already holds (events.EventLog).
+func (l *EventLog) Append(ctx context.Context, evs []events.Event) error {
+	const op = "sqlite.EventLog.Append"
+	if err := events.ValidateEvents(evs); err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	tx, err := l.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer rollback(tx)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (app_id, pos, id, type, ts, data) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, id) DO NOTHING`)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer ins.Close()
+	next := make(map[string]uint64) // per app, the next position
+	for _, e := range evs {
+		pos, ok := next[e.App]
+		if !ok {
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) + 1 FROM events WHERE app_id = ?`, e.App).Scan(&pos); err != nil {
+				return internal(op, err)
+			}
+		}
+		res, err := ins.ExecContext(ctx, e.App, int64(pos), e.ID, e.Type, e.Time, string(e.Data))
+		if err != nil {
+			return internal(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return internal(op, err)
+		}
+		if n == 1 {
+			pos++
+		}
+		next[e.App] = pos
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// Read returns app's events after offset after (events.EventLog).
+func (l *EventLog) Read(ctx context.Context, app string, after uint64, limit int) ([]events.Event, error) {
+	const op = "sqlite.EventLog.Read"
+	rows, err := l.db.r.QueryContext(ctx, `SELECT pos, id, type, ts, data FROM events
+		WHERE app_id = ? AND pos > ? ORDER BY pos LIMIT ?`, app, int64(min(after, 1<<63-1)), events.ReadLimit(limit))
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	out := []events.Event{}
+	for rows.Next() {
+		e := events.Event{App: app}
+		var data string
+		if err := rows.Scan(&e.Offset, &e.ID, &e.Type, &e.Time, &data); err != nil {
+			return nil, internal(op, err)
+		}
+		e.Data = []byte(data)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return out, nil
+}
+
+// Last returns the position of app's newest event, 0 if none
+// (events.EventLog).
+func (l *EventLog) Last(ctx context.Context, app string) (uint64, error) {
+	var last uint64
+	err := l.db.r.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) FROM events WHERE app_id = ?`, app).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, internal("sqlite.EventLog.Last", err)
+	}
+	return last, nil
+}
