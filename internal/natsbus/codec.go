@@ -18,9 +18,11 @@ import (
 // Lengths are checked against the bytes that remain before anything is
 // allocated, so a frame can never make the decoder allocate more than a
 // small multiple of its own size. A binary layout was chosen over JSON by
-// measurement (BenchmarkCodec): for a batch of 64 it encodes ~5x and
-// decodes ~10x faster and is ~1/3 smaller, because JSON must escape
-// strings and base64 the payloads (which are themselves JSON frames).
+// measurement (BenchmarkCodec, chat pushes of ~200 bytes): it is 2/3 the
+// size (211 against 310 bytes for one push, 13.4 against 20.0 KB for 64),
+// encodes ~3.5x and decodes ~12x faster (64 pushes: 8 against 29 µs to
+// encode, 13 against 166 µs to decode, with 68 allocations against 334),
+// because JSON must escape strings and base64 the payloads.
 const frameVersion = 1
 
 // Frame types.
