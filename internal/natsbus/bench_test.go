@@ -19,7 +19,7 @@ import (
 // embedded server: two nodes, as apart as two processes are (but sharing
 // the CPUs with the server).
 type benchPair struct {
-	send     *Bus
+	send    *Bus
 	got     atomic.Int64 // deliveries handled
 	dropped func() int64 // batches the listener dropped: its queue or its subscription was full
 }
