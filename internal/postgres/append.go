@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -88,10 +89,10 @@ const (
 )
 
 // Append persists a batch of messages in one transaction (see
-// parley.ConvStore) in three round trips besides BEGIN and COMMIT: one
-// locks the batch's conversations and finds the stored duplicates, one
-// inserts every new message and its search document and writes seqs,
-// read cursors and change versions, one commits. A message whose
+// parley.ConvStore) in two round trips: BEGIN, the batch's conversations
+// locked and the stored duplicates found; then every new message and its
+// search document inserted, seqs, read cursors and change versions
+// written, and COMMIT. A message whose
 // conversation does not exist gets Err ENotFound and the others still
 // commit. The input messages are updated only once the batch has
 // committed; on error nothing is stored and nothing is changed.
@@ -110,11 +111,12 @@ func (s *Store) Append(ctx context.Context, msgs []*parley.Message) ([]parley.Ap
 		docs[i] = searchDoc(m.Kind, m.Body)
 	}
 	var out *appendOutcome
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = appendTx(ctx, tx, msgs, docs)
-		return err
-	})
+	var err error
+	for range maxAttempts {
+		if out, err = s.appendOnce(ctx, msgs, docs); !retryable(err) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, internal(op, err)
 	}
@@ -134,7 +136,28 @@ func (s *Store) Append(ctx context.Context, msgs []*parley.Message) ([]parley.Ap
 	return out.results, nil
 }
 
-func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []string) (*appendOutcome, error) {
+// appendOnce runs Append's transaction once on a connection of its own.
+// BEGIN and COMMIT travel in the pipelines of its two round trips rather
+// than in round trips of their own (as pgx.Tx would send them): the app's
+// change counter, taken by the second pipeline's last statement, is then
+// held for that statement and the commit only, not for a round trip to
+// this process as well. On error the transaction is rolled back, and a
+// connection left in a transaction is closed by the pool on release.
+func (s *Store) appendOnce(ctx context.Context, msgs []*parley.Message, docs []string) (*appendOutcome, error) {
+	conn, err := s.w.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	out, err := appendTx(ctx, conn.Conn(), msgs, docs)
+	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "rollback")
+	}
+	return out, err
+}
+
+// appendTx runs the statements of appendOnce on conn, BEGIN to COMMIT.
+func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs []string) (*appendOutcome, error) {
 	const op = "postgres.Append"
 	convs := make(map[convKey]*convBatch)
 	var keys []convKey
@@ -159,6 +182,7 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 	// other Append to them can store one meanwhile) find duplicates.
 	stored := make(map[cmidKey]parley.Message)
 	b := &pgx.Batch{}
+	b.Queue("begin")
 	b.Queue(lockConvs, apps, ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var k convKey
@@ -184,7 +208,7 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 			return rows.Err()
 		})
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 
@@ -226,12 +250,15 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 		}
 		searchDocs = append(searchDocs, docs[i])
 	}
-	if len(ins.ids) == 0 {
-		return out, nil // only duplicates and missing conversations
+	if len(ins.ids) == 0 { // only duplicates and missing conversations
+		if _, err := conn.Exec(ctx, "commit"); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 
 	// Round trip 2: the messages, their search documents, then the
-	// member locks and, last, the versions.
+	// member locks and read cursors and, last, the versions and COMMIT.
 	var lockApps, lockConvs, lockUsers []string
 	var vApps, vConvs []string
 	var vLasts, vOffs []int64
@@ -264,7 +291,13 @@ func appendTx(ctx context.Context, tx pgx.Tx, msgs []*parley.Message, docs []str
 	b.Queue(lockMembers, lockApps, lockConvs, lockUsers)
 	b.Queue(readTo, sApps, sConvs, sUsers, sSeqs)
 	b.Queue(setVers, vApps, vConvs, vLasts, vOffs, lockApps, lockConvs, lockUsers)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return fmt.Errorf("commit answered %q", ct)
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_by_client_id" {
 			// Another transaction stored the same (app, sender, client

@@ -18,24 +18,22 @@ import (
 // its messages over (as the SQLite store's benchmarks).
 const benchConvs = 1000
 
-// benchSetup creates benchConvs direct conversations between users u0-u1,
-// u2-u3, ... in each of apps and returns their ids per app.
-func benchSetup(b *testing.B, s *postgres.Store, apps ...string) map[string][]string {
+// benchSetup creates benchConvs direct conversations in app between users
+// <prefix>0-<prefix>1, <prefix>2-<prefix>3, ... and returns their ids.
+func benchSetup(b *testing.B, s *postgres.Store, app, prefix string) []string {
 	b.Helper()
-	out := map[string][]string{}
-	for _, app := range apps {
-		var convs []parley.Conversation
-		for i := range benchConvs {
-			a, c := fmt.Sprintf("u%d", 2*i), fmt.Sprintf("u%d", 2*i+1)
-			id := parley.DirectConvID(a, c)
-			convs = append(convs, parley.Conversation{AppID: app, ID: id, Kind: parley.ConvDirect, Members: []string{a, c}})
-			out[app] = append(out[app], id)
-		}
-		if err := s.EnsureConversations(context.Background(), convs); err != nil {
-			b.Fatal(err)
-		}
+	var convs []parley.Conversation
+	var ids []string
+	for i := range benchConvs {
+		a, c := fmt.Sprintf("%s%d", prefix, 2*i), fmt.Sprintf("%s%d", prefix, 2*i+1)
+		id := parley.DirectConvID(a, c)
+		convs = append(convs, parley.Conversation{AppID: app, ID: id, Kind: parley.ConvDirect, Members: []string{a, c}})
+		ids = append(ids, id)
 	}
-	return out
+	if err := s.EnsureConversations(context.Background(), convs); err != nil {
+		b.Fatal(err)
+	}
+	return ids
 }
 
 // benchBatch makes n text messages of app, each to a random conversation
@@ -63,7 +61,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, size := range []int{1, 64, 256, 512} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			s, _ := mustOpen(b)
-			convs := benchSetup(b, s, "app")["app"]
+			convs := benchSetup(b, s, "app", "u")
 			rng := rand.New(rand.NewPCG(1, 2))
 			var next atomic.Int64
 			ctx := context.Background()
@@ -80,10 +78,11 @@ func BenchmarkAppend(b *testing.B) {
 
 // BenchmarkAppendNodes measures what the change-version counter costs
 // (decision record 0005): nodes committers (each a store with its own
-// pool, one goroutine appending batches of batch messages back to back)
-// write to one app, whose counter they take in turn from their last
-// statement to their commit, or each to an app of its own, where nothing
-// is shared. Compare msgs/s and commits/s across node counts.
+// pool, one goroutine appending batches of batch messages back to back,
+// each to 1,000 conversations of its own) write to one app, whose counter
+// they take in turn from their last statement to their commit, or each
+// to an app of its own, where nothing is shared. Compare msgs/s and
+// commits/s across node counts.
 func BenchmarkAppendNodes(b *testing.B) {
 	for _, apps := range []string{"one", "own"} {
 		for _, nodes := range []int{1, 2, 4} {
@@ -104,17 +103,12 @@ func benchNodes(b *testing.B, ownApps bool, nodes, batch int) {
 		}
 		return "app"
 	}
-	var apps []string
-	for n := range nodes {
-		if n == 0 || ownApps {
-			apps = append(apps, appOf(n))
-		}
-	}
 	stores := make([]*postgres.Store, nodes)
+	convs := make([][]string, nodes)
 	for n := range stores {
 		stores[n] = mustOpenDSN(b, dsn, postgres.WithMaxConns(2))
+		convs[n] = benchSetup(b, stores[n], appOf(n), fmt.Sprintf("n%du", n))
 	}
-	convs := benchSetup(b, stores[0], apps...)
 	var next, commits atomic.Int64
 	ctx := context.Background()
 	b.ResetTimer()
@@ -127,7 +121,7 @@ func benchNodes(b *testing.B, ownApps bool, nodes, batch int) {
 		app := appOf(n)
 		wg.Go(func() {
 			for todo.Add(-1) >= 0 {
-				if _, err := s.Append(ctx, benchBatch(rng, app, convs[app], batch, &next)); err != nil {
+				if _, err := s.Append(ctx, benchBatch(rng, app, convs[n], batch, &next)); err != nil {
 					b.Error(err)
 					return
 				}
