@@ -40,6 +40,7 @@ func RunRegistryTests(t *testing.T, open func(t *testing.T) parley.Registry) {
 		{"LocateRepeatedUserReturnsEachConnectionOnce", testLocateRepeatedUser},
 		{"LocateResultIsACopy", testLocateCopy},
 		{"ConcurrentRegistrations", testConcurrentRegistrations},
+		{"RegisterWithoutAnIDIsInvalid", testRegisterWithoutID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
@@ -315,4 +316,27 @@ func testConcurrentRegistrations(t *testing.T, r parley.Registry) {
 		want = append(want, kept...)
 	}
 	checkLocate(t, r, app, users, want...)
+}
+
+// testRegisterWithoutID: a row lacking its app, user, connection or node
+// id is refused with EInvalid and not stored.
+func testRegisterWithoutID(t *testing.T, r parley.Registry) {
+	app := registryTestID("app")
+	full := registryConn(app, "u1", "c1", "node-a", 1)
+	for _, tc := range []struct {
+		name  string
+		blank func(*parley.ConnInfo)
+	}{
+		{"app", func(c *parley.ConnInfo) { c.AppID = "" }},
+		{"user", func(c *parley.ConnInfo) { c.UserID = "" }},
+		{"connection", func(c *parley.ConnInfo) { c.ConnID = "" }},
+		{"node", func(c *parley.ConnInfo) { c.Node = "" }},
+	} {
+		c := full
+		tc.blank(&c)
+		if err := r.Register(context.Background(), c); parley.ErrorCode(err) != parley.EInvalid {
+			t.Errorf("Register without a %s id: got error %v, want code %q", tc.name, err, parley.EInvalid)
+		}
+	}
+	checkLocate(t, r, app, []string{"u1", ""})
 }

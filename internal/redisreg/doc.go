@@ -17,8 +17,9 @@
 //	                          its rows can be found without SCAN
 //	instances                 sorted set: every lease instance, scored by its last renewal
 //
-// Every command names one key, and the scripts touch one key each, so the
-// layout also works on a Redis Cluster (pipelines are split by slot).
+// Every command and script names one key and no transaction spans two,
+// so the layout suits a Redis Cluster too (go-redis splits pipelines by
+// slot); only a single Redis has been tested.
 //
 // # Leases
 //

@@ -159,25 +159,30 @@ func (l *Lease) Release(ctx context.Context) error {
 	return nil
 }
 
-// write stores conns (all of l's node) under l's instance: one
-// transaction per batch of users sets the rows, restarts their users'
-// expiry and adds the users to the instance's index.
+// write stores conns (all of l's node) under l's instance: one pipeline
+// per batch of users adds the users to the instance's index, sets the
+// rows and restarts their users' expiry. A pipeline, not a transaction,
+// so that it works on a Redis Cluster too (the keys are in different
+// slots); the order makes a pipeline cut short harmless: a user is in the
+// index before it has a row, so Clean finds every row, and a row that
+// missed its expiry is given one by the next Sync.
 func (l *Lease) write(ctx context.Context, conns []parley.ConnInfo) error {
 	r := l.r
 	idx := r.indexKey(l.member)
 	for len(conns) > 0 {
 		n := min(len(conns), batchSize)
-		pipe := r.c.TxPipeline()
-		keys := make([]any, 0, n)
+		keys := make([]any, n)
 		for i := range conns[:n] {
-			c := &conns[i]
-			k := r.userKey(c.AppID, c.UserID)
-			pipe.HSet(ctx, k, c.ConnID, encodeRow(c, l.instance))
-			pipe.PExpire(ctx, k, r.opt.TTL)
-			keys = append(keys, k)
+			keys[i] = r.userKey(conns[i].AppID, conns[i].UserID)
 		}
+		pipe := r.c.Pipeline()
 		pipe.SAdd(ctx, idx, keys...)
 		pipe.PExpire(ctx, idx, r.opt.TTL)
+		for i := range conns[:n] {
+			k := keys[i].(string)
+			pipe.HSet(ctx, k, conns[i].ConnID, encodeRow(&conns[i], l.instance))
+			pipe.PExpire(ctx, k, r.opt.TTL)
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return err
 		}
