@@ -9,32 +9,6 @@ import (
 	"github.com/parley-im/parley"
 )
 
-// TestRegistryRegisterInvalid covers what the inmem registry adds to the
-// parley.Registry contract (which TestRegistryContract checks).
-func TestRegistryRegisterInvalid(t *testing.T) {
-	ok := parley.ConnInfo{AppID: "app", UserID: "u1", ConnID: "c1", Node: "n1"}
-	tests := []struct {
-		name string
-		edit func(*parley.ConnInfo)
-	}{
-		{"no app", func(c *parley.ConnInfo) { c.AppID = "" }},
-		{"no user", func(c *parley.ConnInfo) { c.UserID = "" }},
-		{"no connection", func(c *parley.ConnInfo) { c.ConnID = "" }},
-		{"no node", func(c *parley.ConnInfo) { c.Node = "" }},
-	}
-	r := NewRegistry()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok
-			tt.edit(&c)
-			err := r.Register(context.Background(), c)
-			if got := parley.ErrorCode(err); got != parley.EInvalid {
-				t.Errorf("got code %q (%v), want %q", got, err, parley.EInvalid)
-			}
-		})
-	}
-}
-
 // TestRegistryForgetsEmptyUsers checks that a user whose last connection
 // goes leaves nothing behind, so the table does not grow with every user
 // ever seen.
