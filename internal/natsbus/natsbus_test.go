@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -50,6 +51,13 @@ func TestBusContract(t *testing.T) {
 		a, b := ns.Connect(t, "a"), ns.Connect(t, "b")
 		parleytest.RunBusTests(t, func(t *testing.T) parley.Bus {
 			return twoNodes{send: newBus(t, a, natsbus.Options{}), listen: newBus(t, b, natsbus.Options{})}
+		})
+	})
+	t.Run("SharedServer", func(t *testing.T) {
+		nc := testservers.SharedNATS(t)
+		prefix := "parleytest." + rand.Text()[:12] // the server is shared
+		parleytest.RunBusTests(t, func(t *testing.T) parley.Bus {
+			return newBus(t, nc, natsbus.Options{Prefix: prefix})
 		})
 	})
 	t.Run("InProcessConnection", func(t *testing.T) {

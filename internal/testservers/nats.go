@@ -1,7 +1,9 @@
 package testservers
 
 import (
+	"cmp"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -20,6 +22,26 @@ import (
 func NATS(t testing.TB) *nats.Conn {
 	t.Helper()
 	return StartNATS(t).Connect(t, t.Name())
+}
+
+// SharedNATS returns a connection to the machine's NATS server, at
+// $PARLEY_NATS_URL or nats://127.0.0.1:4222 (a NATS of another version
+// than the embedded one, run as its own process), made with
+// natsbus.ConnOptions and closed when the test ends. The server is
+// shared: a test must keep to subjects of its own. If it cannot be
+// reached, Missing stops the test.
+func SharedNATS(t testing.TB) *nats.Conn {
+	t.Helper()
+	url := cmp.Or(os.Getenv("PARLEY_NATS_URL"), "nats://127.0.0.1:4222")
+	opts := natsbus.ConnOptions(t.Name(), nil)
+	// Fail now rather than keep retrying a server that is not there.
+	opts = append(opts, nats.RetryOnFailedConnect(false))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		Missing(t, "NATS at "+url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 // NATSServer is an embedded NATS server that a test can stop and start
