@@ -22,10 +22,44 @@ const maxAssignRounds = 20
 // safe to run anywhere at any time: a lost race (EConflict) only makes
 // it read the line and the agents again. Finally every consultation
 // still waiting is told its position if it changed.
-func (s *Service) assign(ctx context.Context, appID, queueID string) {
+//
+// On one node, calls for the same queue are coalesced: while one serves
+// the line, others only ask it to go round once more, so no call is lost
+// and the line is not read by many goroutines at once. Other nodes race
+// through the store's conditions.
+func (s *Service) assign(_ context.Context, appID, queueID string) {
 	if queueID == "" {
 		return
 	}
+	k := agentKey{appID, queueID}
+	s.mu.Lock()
+	if d, busy := s.drains[k]; busy {
+		*d = true // the one serving it goes round again
+		s.mu.Unlock()
+		return
+	}
+	again := new(bool)
+	s.drains[k] = again
+	s.mu.Unlock()
+	for {
+		// Each pass has its own deadline: a pass may be asked for again
+		// and again while the caller's context runs out.
+		pass, cancel := s.bg()
+		s.serve(pass, appID, queueID)
+		cancel()
+		s.mu.Lock()
+		if !*again {
+			delete(s.drains, k)
+			s.mu.Unlock()
+			return
+		}
+		*again = false
+		s.mu.Unlock()
+	}
+}
+
+// serve is one pass of assign over a queue's line.
+func (s *Service) serve(ctx context.Context, appID, queueID string) {
 	defer s.tellPositions(ctx, appID, queueID)
 	for range maxAssignRounds {
 		waiting, err := s.store.Waiting(ctx, appID, queueID, parley.MaxConsultsListed)

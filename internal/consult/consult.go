@@ -141,8 +141,10 @@ type Service struct {
 	mu     sync.Mutex
 	told   map[string]int         // consultation id -> waiting position last told
 	leftAt map[agentKey]time.Time // agents whose last device went: since when
+	drains map[agentKey]*bool     // queues (app, queue id) being served: go round again?
 }
 
+// agentKey names an agent, or a queue, of an app.
 type agentKey struct{ app, agent string }
 
 // msgEvent is a stored thread message waiting for a worker, with the
@@ -159,6 +161,7 @@ func New(store Store, ch Chat, push Pusher, reg Locator, cfg Config) *Service {
 	s := &Service{
 		cfg: cfg, store: store, chat: ch, push: push, reg: reg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), told: map[string]int{}, leftAt: map[agentKey]time.Time{},
+		drains: map[agentKey]*bool{},
 	}
 	s.work = make([]chan msgEvent, cfg.Workers)
 	for i := range s.work {

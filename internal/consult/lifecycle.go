@@ -68,7 +68,7 @@ func (s *Service) queueFor(ctx context.Context, appID, shop, queue string) (*par
 	}
 	q, err := s.store.Queue(ctx, appID, id)
 	switch {
-	case parley.ErrorCode(err) == parley.ENotFound && queue == "":
+	case parley.ErrorCode(err) == parley.ENotFound && id == shop:
 		return &parley.ConsultQueue{AppID: appID, ID: shop, Shop: shop, Strategy: parley.StrategyLeastLoaded}, nil
 	case err != nil:
 		return nil, err
