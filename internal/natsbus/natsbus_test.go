@@ -26,6 +26,15 @@ func newBus(t testing.TB, nc *nats.Conn, opts natsbus.Options) *natsbus.Bus {
 	return b
 }
 
+func connect(t *testing.T, url, name string) *nats.Conn {
+	nc, err := nats.Connect(url, natsbus.ConnOptions(name, nil)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 // twoNodes is a parley.Bus whose Sends go through one Bus and whose
 // Listens go through another, on another connection: the sender and the
 // listener are as apart as two processes are.
@@ -49,6 +58,15 @@ func TestBusContract(t *testing.T) {
 	t.Run("TwoConnections", func(t *testing.T) {
 		ns := testservers.StartNATS(t)
 		a, b := ns.Connect(t, "a"), ns.Connect(t, "b")
+		parleytest.RunBusTests(t, func(t *testing.T) parley.Bus {
+			return twoNodes{send: newBus(t, a, natsbus.Options{}), listen: newBus(t, b, natsbus.Options{})}
+		})
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		// The sender's server is not the listener's: batches, answers
+		// and no-responders cross a route.
+		urls := testservers.NATSCluster(t, 3)
+		a, b := connect(t, urls[0], "a"), connect(t, urls[2], "b")
 		parleytest.RunBusTests(t, func(t *testing.T) parley.Bus {
 			return twoNodes{send: newBus(t, a, natsbus.Options{}), listen: newBus(t, b, natsbus.Options{})}
 		})

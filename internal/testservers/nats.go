@@ -2,11 +2,14 @@ package testservers
 
 import (
 	"cmp"
+	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -120,4 +123,50 @@ func (ns *NATSServer) Start() {
 	}
 	ns.s = s
 	ns.port = s.Addr().(*net.TCPAddr).Port
+}
+
+// NATSCluster starts n NATS servers in this process, routed to each
+// other as one cluster (no JetStream), and returns their client URLs; a
+// client of one reaches subscribers of every other. They are shut down
+// when the test ends.
+func NATSCluster(t testing.TB, n int) []string {
+	t.Helper()
+	var (
+		urls  []string
+		all   []*server.Server
+		route []*url.URL
+	)
+	for i := range n {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("test-%d", i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			NoSigs:     true,
+			Cluster:    server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: -1},
+			Routes:     route,
+		})
+		if err != nil {
+			t.Fatalf("NATS cluster server %d: %v", i, err)
+		}
+		s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("NATS cluster server %d not ready after 10s", i)
+		}
+		if i == 0 {
+			route = []*url.URL{{Scheme: "nats", Host: s.ClusterAddr().String()}}
+		}
+		all = append(all, s)
+		urls = append(urls, s.ClientURL())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range all {
+		for s.NumRoutes() < n-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("NATS cluster: a server has %d routes after 10s, want %d", s.NumRoutes(), n-1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return urls
 }
