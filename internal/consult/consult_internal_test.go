@@ -41,7 +41,7 @@ func TestPick(t *testing.T) {
 		{"even wraps around", parley.StrategyEven, "a3", []int{1, 1, 1}, "a1"},
 		{"least loaded", parley.StrategyLeastLoaded, "", []int{1, 0, 1}, "a2"},
 		{"least loaded tie goes to the lowest id", parley.StrategyLeastLoaded, "", []int{1, 1, 1}, "a1"},
-		{"weighted by weight x free slots", parley.StrategyWeighted, "", []int{1, 0, 0}, "a2"}, // 3, 4, 2
+		{"weighted by weight x free slots", parley.StrategyWeighted, "", []int{1, 0, 0}, "a2"},     // 3, 4, 2
 		{"weighted tie goes to the lower load", parley.StrategyWeighted, "", []int{2, 1, 0}, "a3"}, // 0, 2, 2
 	} {
 		t.Run(tc.name, func(t *testing.T) {
