@@ -105,7 +105,7 @@ var sendModes = []struct {
 	}},
 	{"ack-each", func(b *testing.B, p *benchPair, batch []parley.Delivery) {
 		c, _ := p.send.split("", batch)
-		if err := p.send.sendAcked(b.Context(), "", "bench", p.send.subject("bench"), c[0]); err != nil {
+		if _, err := p.send.sendAcked(b.Context(), "", "bench", p.send.subject("bench"), c[0]); err != nil {
 			b.Fatal(err)
 		}
 	}},

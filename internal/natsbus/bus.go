@@ -58,7 +58,7 @@ var _ parley.Bus = (*Bus)(nil)
 
 // Defaults for Options.
 const (
-	DefaultTimeout  = 2 * time.Second
+	DefaultTimeout  = time.Second
 	DefaultQueueLen = 1024
 )
 
@@ -154,9 +154,12 @@ func (b *Bus) subject(node string) string { return b.prefix + "." + nodeToken(no
 // listener has queued it); the handler may not have run yet.
 //
 // Returns EUnavailable, promptly, if node is not listening, if its queue
-// was full on a first Send, if the NATS connection is not connected (the
-// nats.go error is wrapped) or if the listener did not answer within
-// Options.Timeout or before ctx ended (the batch may then still arrive).
+// was full on a first Send, or if the NATS connection is not connected
+// (the nats.go error is wrapped). Returns EUnavailable after waiting if
+// a first Send's answer did not come within Options.Timeout or before ctx
+// ended; the batch may still arrive, and, as the node has a subscriber,
+// the next Sends to it publish without waiting (a stuck listener costs
+// one timeout per sending Bus, not one per batch).
 // A batch larger than the server's maximum payload (1 MB by default) is
 // sent as several messages, which arrive in order as several handler
 // calls. Returns ETooLarge, sending nothing, if one delivery alone
@@ -179,12 +182,15 @@ func (b *Bus) Send(ctx context.Context, node string, batch []parley.Delivery) er
 	_, known := b.peers[token]
 	b.peersMu.RUnlock()
 	if !known {
-		if err := b.sendAcked(ctx, op, node, subj, chunks[0]); err != nil {
+		subscribed, err := b.sendAcked(ctx, op, node, subj, chunks[0])
+		if subscribed {
+			b.peersMu.Lock()
+			b.peers[token] = struct{}{}
+			b.peersMu.Unlock()
+		}
+		if err != nil {
 			return err
 		}
-		b.peersMu.Lock()
-		b.peers[token] = struct{}{}
-		b.peersMu.Unlock()
 		chunks = chunks[1:]
 	}
 	reply := b.inbox + token
@@ -227,34 +233,42 @@ func (b *Bus) split(op string, batch []parley.Delivery) ([]chunk, error) {
 }
 
 // sendAcked sends c as a request and waits for the listener's answer.
-func (b *Bus) sendAcked(ctx context.Context, op, node, subj string, c chunk) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+// subscribed reports whether somebody listens on subj: it is true when
+// the answer did not come in time, so that a listener too busy to answer
+// (or gone without the server knowing yet) makes the next Sends publish
+// without waiting rather than stall every one of them for the timeout;
+// if it is gone, the server's 503 to those publishes says so.
+func (b *Bus) sendAcked(parent context.Context, op, node, subj string, c chunk) (subscribed bool, err error) {
+	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
 	var msg *nats.Msg
-	err := b.publish(subj, "", frameBatchAck, c, func(data []byte) (err error) {
+	err = b.publish(subj, "", frameBatchAck, c, func(data []byte) (err error) {
 		msg, err = b.nc.RequestWithContext(ctx, subj, data)
 		return err
 	})
 	b.m.acked()
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return unavailable(op, "node "+node+" is not listening", nil)
+		return false, unavailable(op, "node "+node+" is not listening", nil)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-		return unavailable(op, fmt.Sprintf("node %s did not answer within %v", node, b.timeout), err)
+		if parent.Err() != nil {
+			return false, unavailable(op, "cannot send to node "+node, err) // the caller's ctx ended
+		}
+		return true, unavailable(op, fmt.Sprintf("node %s did not answer within %v", node, b.timeout), err)
 	case err != nil:
-		return unavailable(op, "cannot send to node "+node, err)
+		return false, unavailable(op, "cannot send to node "+node, err)
 	}
 	switch ack := string(msg.Data); ack {
 	case string(ackOK):
-		return nil
+		return true, nil
 	case string(ackFull):
-		return unavailable(op, "node "+node+" is not keeping up: its queue is full", nil)
+		return true, unavailable(op, "node "+node+" is not keeping up: its queue is full", nil)
 	case string(ackGone):
-		return unavailable(op, "node "+node+" is not listening", nil)
+		return false, unavailable(op, "node "+node+" is not listening", nil)
 	case string(ackBad):
-		return &parley.Error{Code: parley.EInternal, Op: op, Message: "node " + node + " could not decode the batch"}
+		return true, &parley.Error{Code: parley.EInternal, Op: op, Message: "node " + node + " could not decode the batch"}
 	default:
-		return &parley.Error{Code: parley.EInternal, Op: op, Message: fmt.Sprintf("node %s answered %q", node, ack)}
+		return true, &parley.Error{Code: parley.EInternal, Op: op, Message: fmt.Sprintf("node %s answered %q", node, ack)}
 	}
 }
 

@@ -154,3 +154,35 @@ func TestLargeBatchIsSplit(t *testing.T) {
 		t.Errorf("Send of a delivery larger than the maximum payload: got %v, want %s", err, parley.ETooLarge)
 	}
 }
+
+// TestStuckListenerCostsOneTimeout: a subscriber that never answers makes
+// the first Send wait for the timeout and fail; the next ones publish.
+func TestStuckListenerCostsOneTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	ns := testservers.StartNATS(t)
+	stuck := ns.Connect(t, "stuck")
+	sub, err := stuck.SubscribeSync(natsbus.DefaultPrefix + ".n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stuck.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b := newBus(t, ns.Connect(t, "sender"), natsbus.Options{Timeout: timeout})
+	batch := []parley.Delivery{{AppID: "app", Kind: "msg"}}
+	start := time.Now()
+	err = b.Send(t.Context(), "n1", batch)
+	if took := time.Since(start); parley.ErrorCode(err) != parley.EUnavailable || took < timeout {
+		t.Errorf("first Send: got %v after %v, want %s after the %v timeout", err, took, parley.EUnavailable, timeout)
+	}
+	start = time.Now()
+	if err := b.Send(t.Context(), "n1", batch); err != nil {
+		t.Errorf("second Send: got %v, want nil", err)
+	}
+	if took := time.Since(start); took > timeout/2 {
+		t.Errorf("second Send took %v, want no wait", took)
+	}
+	if _, err := sub.NextMsg(time.Second); err != nil { // the first, then the second
+		t.Errorf("the stuck subscriber got nothing: %v", err)
+	}
+}
