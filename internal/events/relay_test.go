@@ -1,0 +1,148 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/events"
+	"github.com/parley-im/parley/internal/jetstream"
+	"github.com/parley-im/parley/internal/testservers"
+)
+
+// logs runs f against each EventLog implementation, the embedded one in
+// the fixture's database and JetStream on an embedded NATS server.
+func logs(t *testing.T, f func(t *testing.T, fx *fixture, l events.EventLog)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fx := newFixture(t)
+		f(t, fx, fx.db.EventLog())
+	})
+	t.Run("jetstream", func(t *testing.T) {
+		fx := newFixture(t)
+		l, err := jetstream.New(testservers.NATS(t), jetstream.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, fx, l)
+	})
+}
+
+// TestRelayPublishesEveryChangeInCommitOrder: messages (several batches,
+// a group's notices), reads and their order reach the log once each, with
+// ids derived from what they are, and the outbox ends empty.
+func TestRelayPublishesEveryChangeInCommitOrder(t *testing.T) {
+	logs(t, func(t *testing.T, fx *fixture, l events.EventLog) {
+		var want []string
+		want = append(want, fx.send("ann", 3)...)
+		want = append(want, fx.read("bob", 2))
+		want = append(want, fx.send("bob", 2)...)
+		g := &parley.Group{AppID: app, ID: "team", Name: "Team", Owner: "ann", MaxMembers: 10}
+		msg := &parley.Message{ID: "01JGROUPCREATED0000000000A", Sender: parley.SystemUserID, Kind: parley.KindSystem,
+			Body: parley.CreatedBody(g, "ann", []string{"cat"}), Time: 1}
+		if err := fx.db.CreateGroup(t.Context(), g, []string{"cat"}, msg); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, events.MessageEventID(msg.ID))
+		r := events.NewRelay(fx.db, l, events.RelayConfig{Rows: 2, MaxEvents: 3}) // small steps
+		drain(t, r)
+		if got := logIDs(t, l); !slices.Equal(got, want) {
+			t.Fatalf("log ids:\n got %q\nwant %q", got, want)
+		}
+		rows, err := fx.db.OutboxRows(t.Context(), 100)
+		if err != nil || len(rows) != 0 {
+			t.Fatalf("outbox after the relay: %+v, %v", rows, err)
+		}
+		evs, err := l.Read(t.Context(), app, 3, 1)
+		if err != nil || len(evs) != 1 {
+			t.Fatal(evs, err)
+		}
+		var rd events.ReadData
+		if err := json.Unmarshal(evs[0].Data, &rd); err != nil || evs[0].Type != events.TypeRead ||
+			rd != (events.ReadData{Conv: annBob, User: "bob", Seq: 2}) {
+			t.Fatalf("the read event: got %+v (%s), want bob read %s to 2", evs[0], evs[0].Data, annBob)
+		}
+		evs, _ = l.Read(t.Context(), app, 0, 1)
+		var m parley.Message
+		if err := json.Unmarshal(evs[0].Data, &m); err != nil || evs[0].Type != events.TypeMessage ||
+			m.ConvID != annBob || m.Seq != 1 || m.Sender != "ann" || string(m.Body) != `{"text":"m1"}` || evs[0].Time != m.Time {
+			t.Fatalf("the first message event: got %+v (%s)", evs[0], evs[0].Data)
+		}
+	})
+}
+
+// crashingOutbox dies (fails) when the relay deletes rows: the events are
+// appended, the rows stay, as when a process dies between the two.
+type crashingOutbox struct{ events.Outbox }
+
+var errCrash = errors.New("process died")
+
+func (crashingOutbox) DeleteOutbox(context.Context, []int64) error { return errCrash }
+
+// TestRelayCrashBeforeDelete: a relay that dies after appending and before
+// deleting the outbox rows leaves them; the next relay appends their
+// events again and the log keeps each id once, in order.
+func TestRelayCrashBeforeDelete(t *testing.T) {
+	logs(t, func(t *testing.T, fx *fixture, l events.EventLog) {
+		want := fx.send("ann", 4)
+		want = append(want, fx.read("bob", 4))
+		if _, err := events.NewRelay(crashingOutbox{fx.db}, l, events.RelayConfig{}).Step(t.Context()); !errors.Is(err, errCrash) {
+			t.Fatalf("the crashing step: got %v, want the crash", err)
+		}
+		if got := logIDs(t, l); !slices.Equal(got, want) {
+			t.Fatalf("after the crash: got %q, want %q", got, want)
+		}
+		want = append(want, fx.send("bob", 2)...) // more since
+		drain(t, events.NewRelay(fx.db, l, events.RelayConfig{}))
+		if got := logIDs(t, l); !slices.Equal(got, want) {
+			t.Fatalf("after the restarted relay: got %q, want %q (each once)", got, want)
+		}
+	})
+}
+
+// TestRelayRuns: the relay's goroutine relays what is committed while it
+// runs, wakes the app's waiters, appends presence events, and stops.
+func TestRelayRuns(t *testing.T) {
+	fx := newFixture(t)
+	l := fx.db.EventLog()
+	sig := events.NewSignal()
+	r := events.NewRelay(fx.db, l, events.RelayConfig{Interval: 10 * time.Millisecond, Signal: sig})
+	r.Start()
+	defer r.Close()
+	wake := sig.Wait(app)
+	want := fx.send("ann", 2)
+	select {
+	case <-wake:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no signal after a commit")
+	}
+	r.PublishPresence(app, parley.Presence{User: "ann", Online: true, Platforms: []parley.Platform{parley.PlatformWeb}}, time.UnixMilli(5))
+	waitFor(t, "three events", func() bool { return len(logIDs(t, l)) == 3 })
+	evs, err := l.Read(t.Context(), app, 2, 0)
+	if err != nil || len(evs) != 1 || evs[0].Type != events.TypePresence || evs[0].Time != 5 ||
+		string(evs[0].Data) != `{"user":"ann","online":true,"platforms":["web"]}` {
+		t.Fatalf("presence event: got %+v, %v", evs, err)
+	}
+	if got := logIDs(t, l)[:2]; !slices.Equal(got, want) {
+		t.Fatalf("messages: got %q, want %q", got, want)
+	}
+	r.Close()
+	r.Close() // twice is fine
+}
+
+// TestPresenceQueueBounded: presence events beyond the queue are dropped,
+// never block.
+func TestPresenceQueueBounded(t *testing.T) {
+	fx := newFixture(t)
+	r := events.NewRelay(fx.db, fx.db.EventLog(), events.RelayConfig{PresenceQueue: 3})
+	for range 5 {
+		r.PublishPresence(app, parley.Presence{User: "ann", Online: true, Platforms: []parley.Platform{}}, time.Now())
+	}
+	drain(t, r)
+	if got := logIDs(t, fx.db.EventLog()); len(got) != 3 {
+		t.Fatalf("after 5 presence events into a queue of 3: got %d in the log, want 3", len(got))
+	}
+}
