@@ -47,7 +47,11 @@
 // Redis restarted without persistence comes back empty. Each node then
 // finds its lease key gone at its next renewal (Lease.Renew reports it
 // restored) and registers its live connections again in pipelined
-// batches (Lease.Sync). Until then its connections cannot be found:
+// batches (Lease.Sync). A started lease renews as soon as the client
+// opens a new connection, which its first command after a restart does,
+// so this takes a few round trips after Redis answers again (~25 ms in
+// TestRestartIsNoticedAtTheFirstNewConnection), not a renewal period.
+// Until then the node's connections cannot be found:
 // pushes to them are lost, which sync repairs (a client that reconnects,
 // or gets its next push, pulls what it missed). Start does all of this;
 // it also syncs every SyncEvery, which refreshes the rows' expiry and
@@ -56,7 +60,9 @@
 // # Concurrency
 //
 // Registry and Lease are safe for concurrent use. The only goroutine is
-// a started lease's upkeep, ended and waited for by Stop or Release.
+// a started lease's upkeep, ended and waited for by Stop or Release. New
+// adds a hook to the client it is given (see New), so give each
+// Registry a client of its own.
 // Registry.mu (the leases held) and the lease cache's lock are leaves:
 // no Redis call is made with either held.
 package redisreg

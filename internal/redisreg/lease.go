@@ -51,7 +51,8 @@ type Lease struct {
 	r        *Registry
 	node     string
 	instance string
-	member   string // instancePrefix(node, instance)
+	member   string        // instancePrefix(node, instance)
+	wake     chan struct{} // buffered 1: renew now (a new Redis connection)
 
 	// mu guards the upkeep's handles. It is a leaf lock.
 	mu     sync.Mutex
@@ -71,7 +72,7 @@ func (r *Registry) Acquire(ctx context.Context, node string) (*Lease, error) {
 	if node == "" {
 		return nil, &parley.Error{Code: parley.EInvalid, Op: op, Message: "node id is required"}
 	}
-	l := &Lease{r: r, node: node, instance: rand.Text()[:16]}
+	l := &Lease{r: r, node: node, instance: rand.Text()[:16], wake: make(chan struct{}, 1)}
 	l.member = instancePrefix(node, l.instance)
 	r.mu.Lock()
 	if r.own[node] != nil {

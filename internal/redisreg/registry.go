@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -89,9 +90,13 @@ type Registry struct {
 }
 
 // New returns a Registry on c. It does not touch Redis until it is used.
+// It adds a hook to c that tells the started leases whenever c opens a
+// connection: after Redis restarts, c's first command dials again, and
+// the leases then renew at once rather than at their next tick, so the
+// node's rows are restored within a round trip or two of the restart.
 func New(c redis.UniversalClient, opt Options) *Registry {
 	opt.defaults()
-	return &Registry{
+	r := &Registry{
 		c:       c,
 		opt:     opt,
 		cache:   newLeaseCache(opt.LeaseCache),
@@ -99,6 +104,41 @@ func New(c redis.UniversalClient, opt Options) *Registry {
 		renew:   redis.NewScript(renewScript),
 		release: redis.NewScript(releaseScript),
 		own:     make(map[string]*Lease),
+	}
+	c.AddHook(dialWatch{r})
+	return r
+}
+
+// dialWatch is the hook New adds: every connection c opens wakes the
+// upkeep of the leases this Registry holds.
+type dialWatch struct{ r *Registry }
+
+func (w dialWatch) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err == nil {
+			w.r.wakeLeases()
+		}
+		return conn, err
+	}
+}
+
+func (dialWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (dialWatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// wakeLeases asks the upkeep of every lease held to renew now. It never
+// blocks: a lease already woken stays woken once.
+func (r *Registry) wakeLeases() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.own {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 

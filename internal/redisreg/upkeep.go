@@ -2,6 +2,7 @@ package redisreg
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/parley-im/parley"
@@ -12,7 +13,8 @@ import (
 const opTimeout = time.Minute
 
 // Start runs the lease's upkeep on one goroutine until Stop or Release:
-// every Options.RenewEvery it renews the lease; every Options.SyncEvery,
+// every Options.RenewEvery, and whenever the Registry's client opens a
+// new connection to Redis (see New), it renews the lease; every Options.SyncEvery,
 // and at the next renewal after Renew reported the lease restored (Redis
 // lost its data) or failed (registrations may have failed while Redis
 // was unreachable), it calls Sync with live, once a renewal succeeds,
@@ -63,20 +65,9 @@ func (l *Lease) upkeep(ctx context.Context, live func() []parley.ConnInfo, done 
 		case <-ctx.Done():
 			return
 		case <-renew.C:
-			rctx, cancel := context.WithTimeout(ctx, o.RenewEvery)
-			restored, err := l.Renew(rctx)
-			cancel()
-			renewed = err == nil
-			switch {
-			case parley.ErrorCode(err) == parley.EConflict:
-				log.Error("redisreg: another process holds this node's lease; its connections cannot be found", "err", err)
-			case err != nil:
-				log.Warn("redisreg: lease renewal failed", "err", err)
-				needSync = true
-			case restored:
-				log.Warn("redisreg: lease was gone (Redis lost its data or was unreachable); registering the node's connections again")
-				needSync = true
-			}
+			renewed = l.renewOnce(ctx, log, &needSync)
+		case <-l.wake: // a new Redis connection: was Redis restarted?
+			renewed = l.renewOnce(ctx, log, &needSync)
 		case <-sync.C:
 			needSync = true
 		case <-clean.C:
@@ -97,4 +88,24 @@ func (l *Lease) upkeep(ctx context.Context, live func() []parley.ConnInfo, done 
 			}
 		}
 	}
+}
+
+// renewOnce renews the lease for the upkeep, sets *needSync if rows may
+// be missing, and reports whether the renewal succeeded.
+func (l *Lease) renewOnce(ctx context.Context, log *slog.Logger, needSync *bool) bool {
+	rctx, cancel := context.WithTimeout(ctx, l.r.opt.RenewEvery)
+	restored, err := l.Renew(rctx)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+	case parley.ErrorCode(err) == parley.EConflict:
+		log.Error("redisreg: another process holds this node's lease; its connections cannot be found", "err", err)
+	case err != nil:
+		log.Warn("redisreg: lease renewal failed", "err", err)
+		*needSync = true
+	case restored:
+		log.Warn("redisreg: lease was gone (Redis lost its data or was unreachable); registering the node's connections again")
+		*needSync = true
+	}
+	return err == nil
 }
