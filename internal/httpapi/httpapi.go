@@ -65,6 +65,9 @@ type Server struct {
 	// Settings serves the app's feature switches (appsettings.go); nil
 	// leaves the settings endpoints out.
 	Settings Settings
+	// Events serves the event stream and webhook endpoints (events.go);
+	// nil leaves them out.
+	Events Events
 	// Consult serves the customer-service endpoints (consult.go); nil
 	// leaves them out.
 	Consult Consult

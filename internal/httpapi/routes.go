@@ -35,6 +35,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.groupRoutes(mux)    // groups.go
 	s.consultRoutes(mux)  // consult.go
 	s.settingsRoutes(mux) // appsettings.go
+	s.eventRoutes(mux)    // events.go
 	if s.Social != nil {
 		mux.Handle("GET /v1/server/users/{user}/contacts", s.app(s.contacts))
 		mux.Handle("POST /v1/server/users/{user}/contacts", s.app(s.addContacts))
