@@ -290,6 +290,9 @@ func (t *tracker) tell() {
 			return
 		default:
 		}
+		if t.s.cfg.Events != nil {
+			t.s.cfg.Events.PresenceEvent(c.app, c.p)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.RequestTimeout)
 		who, err := t.s.store.Interested(ctx, c.app, c.p.User, t.s.interest(c.app), parley.MaxInterested)
 		if err == nil && t.s.cfg.Presence != nil {

@@ -79,6 +79,15 @@ type Config struct {
 	// told, and names more users to tell (internal/consult: the agents
 	// who serve the user).
 	Presence PresenceObserver
+	// Events, if set, is handed every presence change told (internal/
+	// events publishes them to the event stream, at most once).
+	Events PresenceEvents
+}
+
+// PresenceEvents receives each presence change social tells, on the
+// tracker's goroutine: it must not block.
+type PresenceEvents interface {
+	PresenceEvent(appID string, p parley.Presence)
 }
 
 // PresenceObserver is told of each presence change social tells (on the
