@@ -17,6 +17,7 @@ func FuzzServerAPIBodies(f *testing.F) {
 		`{"from":"alice","to":"bob","cmid":"c","kind":"custom","body":{"x":[1,2]}}`,
 		`{"users":["alice","bob"],"kind":"text","body":{"text":"hi"}}`,
 		`{"all":true,"body":{"n":1}}`,
+		`{"to":"bob","kind":"system","body":{"text":"x"},"variants":[{"role":"agent","platform":"ios","body":{"text":"y"}}]}`,
 		`{"token":"x","device":"d","platform":"web"}`,
 		`{"device":"phone"}`,
 		`{"users":["bob"],"alias":"Bobby"}`,
