@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/parley-im/parley"
@@ -36,6 +37,9 @@ type Service struct {
 	now   func() time.Time
 	relay *Relay
 	wh    *Webhooks // nil when NoWebhooks
+
+	drain     chan struct{} // closed by Drain
+	drainOnce sync.Once
 }
 
 // New starts the event stream of a node: a relay from outbox into log
@@ -54,7 +58,7 @@ func New(outbox Outbox, log EventLog, hooks WebhookStore, cfg Config) *Service {
 	if wc.Now == nil {
 		wc.Now = cfg.Now
 	}
-	s := &Service{log: log, hooks: hooks, sig: sig, now: cfg.Now, relay: NewRelay(outbox, log, rc)}
+	s := &Service{log: log, hooks: hooks, sig: sig, now: cfg.Now, relay: NewRelay(outbox, log, rc), drain: make(chan struct{})}
 	s.relay.Start()
 	if !cfg.NoWebhooks {
 		s.wh = NewWebhooks(hooks, log, wc)
@@ -63,8 +67,15 @@ func New(outbox Outbox, log EventLog, hooks WebhookStore, cfg Config) *Service {
 	return s
 }
 
-// Close stops the relay and webhook delivery and waits for them.
+// Drain ends the waits of Read calls in progress and of those to come:
+// they answer with what the log holds. A node calls it when it starts
+// shutting down, so that its HTTP server need not wait for them.
+func (s *Service) Drain() { s.drainOnce.Do(func() { close(s.drain) }) }
+
+// Close stops the relay and webhook delivery and waits for them (and
+// drains Read).
 func (s *Service) Close() {
+	s.Drain()
 	if s.wh != nil {
 		s.wh.Close()
 	}
@@ -115,6 +126,11 @@ func (s *Service) Read(ctx context.Context, app string, after uint64, limit int,
 		if after > last {
 			return Page{}, parley.Errorf(parley.EInvalid, "after %d is past the last event (%d)", after, last)
 		}
+		select {
+		case <-s.drain:
+			wait = 0
+		default:
+		}
 		if wait <= 0 {
 			return Page{Events: []Event{}, Next: after}, nil
 		}
@@ -134,6 +150,7 @@ func (s *Service) Read(ctx context.Context, app string, after uint64, limit int,
 			wait = 0 // one last look
 		case <-wake:
 		case <-poll.C:
+		case <-s.drain:
 		}
 		poll.Stop()
 	}

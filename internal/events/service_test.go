@@ -65,6 +65,14 @@ func TestServiceReadWaits(t *testing.T) {
 	if _, err := s.Read(t.Context(), app, 9, 10, 0); parley.ErrorCode(err) != parley.EInvalid {
 		t.Fatalf("Read past the end: got %v, want EInvalid", err)
 	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		s.Drain() // the node is stopping
+	}()
+	start = time.Now()
+	if p, err := s.Read(t.Context(), app, 3, 10, 20*time.Second); err != nil || len(p.Events) != 0 || time.Since(start) > 5*time.Second {
+		t.Fatalf("a waiting Read when the service drains: got %+v, %v after %v; want an empty page at once", p, err, time.Since(start))
+	}
 }
 
 // TestServiceWebhookLifecycle: a new webhook starts at the log's end; a
