@@ -3,6 +3,7 @@ package redisreg_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -121,17 +122,7 @@ func located(t testing.TB, r *redisreg.Registry, app string, users ...string) []
 	return sorted(ids)
 }
 
-func sorted(s []string) []string {
-	s = append([]string(nil), s...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
-}
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
 
 func checkLocated(t testing.TB, r *redisreg.Registry, app string, users []string, want ...string) {
 	t.Helper()
