@@ -9,7 +9,7 @@ import (
 	"github.com/parley-im/parley/internal/postgres"
 )
 
-func ensureDirect(t *testing.T, s *postgres.Store, app string, pairs ...[2]string) []string {
+func ensureDirect(t testing.TB, s *postgres.Store, app string, pairs ...[2]string) []string {
 	t.Helper()
 	var convs []parley.Conversation
 	var ids []string

@@ -92,3 +92,80 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Errorf("Open of an unreachable server: got error %v (code %q), want code %q", err, got, parley.EInternal)
 	}
 }
+
+// TestReplicaServesHistoryAndSearch: with WithReplica, Messages and
+// SearchMessages read the replica and everything else the primary. The
+// "replica" here is another database with the same schema and no rows,
+// so a read that goes there finds nothing.
+func TestReplicaServesHistoryAndSearch(t *testing.T) {
+	ctx := t.Context()
+	replica := testservers.Postgres(t)
+	if _, err := postgres.Migrate(ctx, replica); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := mustOpen(t, postgres.WithReplica(replica))
+	conv := ensureDirect(t, s, "app", [2]string{"alice", "bob"})[0]
+	m := text("app", conv, "m1", "alice", "")
+	m.Body = []byte(`{"text":"hello replica"}`)
+	if _, err := s.Append(ctx, []*parley.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := s.Changes(ctx, "app", "bob", 0, 10); err != nil || len(ch) != 1 || ch[0].LastSeq != 1 {
+		t.Errorf("Changes (primary): got %+v, %v, want the conversation at seq 1", ch, err)
+	}
+	if got, err := s.Messages(ctx, "app", conv, parley.MessageRange{Limit: 10}); err != nil || len(got) != 0 {
+		t.Errorf("Messages (replica without the rows): got %d, %v, want none", len(got), err)
+	}
+	if res, err := s.SearchMessages(ctx, "app", "bob", parley.SearchQuery{Text: "hello"}); err != nil || len(res.Msgs) != 0 {
+		t.Errorf("SearchMessages (replica without the rows): got %+v, %v, want none", res, err)
+	}
+}
+
+// TestDurableAcrossReopen: what one store wrote, another store opened
+// later on the database reads, and the version counter goes on from
+// where it was.
+func TestDurableAcrossReopen(t *testing.T) {
+	ctx := t.Context()
+	first, dsn := mustOpen(t)
+	conv := ensureDirect(t, first, "app", [2]string{"alice", "bob"})[0]
+	if _, err := first.Append(ctx, []*parley.Message{text("app", conv, "m1", "alice", "c1")}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := first.Changes(ctx, "app", "bob", 0, 10)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("Changes: got %+v, %v", before, err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := mustOpenDSN(t, dsn)
+	if _, err := again.Append(ctx, []*parley.Message{text("app", conv, "m2", "bob", "")}); err != nil {
+		t.Fatal(err)
+	}
+	later, err := again.Changes(ctx, "app", "bob", before[0].Ver, 10)
+	if err != nil || len(later) != 1 || later[0].LastSeq != 2 || later[0].Ver <= before[0].Ver {
+		t.Errorf("Changes since the old Ver after reopening: got %+v, %v, want the conversation at seq 2", later, err)
+	}
+}
+
+// FuzzSearchQuery sends any text through SearchMessages on a real store:
+// nothing may fail with anything but invalid (a tsquery syntax error
+// would be internal).
+func FuzzSearchQuery(f *testing.F) {
+	for _, s := range []string{"meet", "北京", `"`, `'`, `\`, `a:*`, "a & b", "a | b", "!a", "(a", "a <-> b", "x:y", "*", "-a", "\x00", "\ue000", "a'b\\c", "明"} {
+		f.Add(s)
+	}
+	s, _ := mustOpen(f)
+	conv := ensureDirect(f, s, "app", [2]string{"alice", "bob"})[0]
+	m := text("app", conv, "m1", "alice", "")
+	m.Body = []byte(`{"text":"Meeting tomorrow in 北京 it's a:b \\ 'quoted'"}`)
+	if _, err := s.Append(f.Context(), []*parley.Message{m}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		_, err := s.SearchMessages(t.Context(), "app", "alice", parley.SearchQuery{Text: q})
+		if code := parley.ErrorCode(err); code != "" && code != parley.EInvalid {
+			t.Fatalf("SearchMessages(%q): got error %v, want nil or invalid", q, err)
+		}
+	})
+}
