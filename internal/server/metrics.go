@@ -11,6 +11,7 @@ import (
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/internal/consult"
 	"github.com/parley-im/parley/internal/dispatch"
+	"github.com/parley-im/parley/internal/events"
 	"github.com/parley-im/parley/internal/gateway"
 	"github.com/parley-im/parley/internal/notify"
 	"github.com/parley-im/parley/internal/social"
@@ -26,6 +27,7 @@ type nodeMetrics struct {
 	social  *social.Metrics
 	notify  *notify.Metrics
 	consult *consult.Metrics
+	events  *events.Metrics
 	handler http.Handler
 }
 
@@ -58,6 +60,9 @@ func newNodeMetrics(log *slog.Logger) (nodeMetrics, error) {
 		return m, err
 	}
 	if m.consult, err = consult.NewMetrics(reg); err != nil {
+		return m, err
+	}
+	if m.events, err = events.NewMetrics(reg); err != nil {
 		return m, err
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{

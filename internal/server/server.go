@@ -24,6 +24,7 @@ import (
 	"github.com/parley-im/parley/internal/chat"
 	"github.com/parley-im/parley/internal/consult"
 	"github.com/parley-im/parley/internal/dispatch"
+	"github.com/parley-im/parley/internal/events"
 	"github.com/parley-im/parley/internal/files"
 	"github.com/parley-im/parley/internal/gateway"
 	"github.com/parley-im/parley/internal/gateway/gwsws"
@@ -193,6 +194,7 @@ type Server struct {
 	social  *social.Service
 	consult *consult.Service
 	notify  *notify.Service
+	events  *events.Service
 	gw      *gateway.Gateway
 	ws      gateway.Upgrader
 	metrics nodeMetrics
@@ -259,9 +261,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Observer: storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) })})
 	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
 		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
+	s.events = events.New(s.store, s.store.EventLog(), s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
-		Metrics: metrics.social, Presence: s.consult,
+		Metrics: metrics.social, Presence: s.consult, Events: s.events,
 	})
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
@@ -290,7 +293,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Balancer: balancer,
 		Store:    s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
 		Node: cfg.Node, Version: Version, Social: s.social,
-		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult, Settings: appSettings,
+		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult, Settings: appSettings, Events: s.events,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.UserIDs(ctx, "_probe", "", 1)
 			return err
@@ -346,6 +349,9 @@ func (s *Server) Close(ctx context.Context) error {
 			s.gw.AwaitLongPollClose(graceCtx)
 			cancel()
 		}
+		if s.events != nil {
+			s.events.Drain() // waiting event reads answer now
+		}
 		if s.http != nil {
 			s.http.SetKeepAlivesEnabled(false)
 			_ = s.ln.Close()
@@ -383,6 +389,9 @@ func (s *Server) closeAll() {
 	}
 	if s.notify != nil {
 		s.notify.Close() // after chat: its last commits may notify
+	}
+	if s.events != nil {
+		s.events.Close() // after chat: the relay's last step; the outbox keeps the rest
 	}
 	if s.ws != nil {
 		_ = s.ws.Close()
