@@ -11,7 +11,8 @@ import (
 // Customer service (docs/protocol.md §15). A consultation's messages are
 // sent with SendConv(ctx, parley.ConsultConvID(shop, user), ...) and
 // arrive through OnMessage like any message; its transitions are system
-// messages of the thread.
+// messages of the thread and, live, consult pushes to OnConsult (with a
+// waiting user's place in the line).
 
 // OpenConsult opens (or returns the open) consultation of this user with
 // shop; queue "" is the shop's own, entry and context describe where the

@@ -87,6 +87,15 @@ type Options struct {
 	// may be reported twice. Setting it makes the client ask the server
 	// for contacts on every resync. Optional.
 	OnContacts func([]parley.Contact)
+	// OnConsult is called with each change of a customer-service
+	// consultation this user takes part in (docs/protocol.md §15.4): a
+	// consultation opened, pending, assigned, transferred, requeued,
+	// resolved or rated, a waiting user's new place in the line (Event
+	// "waiting", Position 1 = next), an agent's own status (Event
+	// "status", Agent). These pushes are best effort and not replayed
+	// after a reconnection: ConsultInfo tells a consultation's state and
+	// position at any time. Optional.
+	OnConsult func(wire.ConsultPush)
 
 	// NoReconnect makes the client end (StateClosed) when its connection
 	// is lost, instead of reconnecting.

@@ -16,7 +16,7 @@ const (
 	evSent                           // a message this client sent
 	evRead                           // a read push
 	evResync                         // the server asked for a resync
-	evSocial                         // a presence, profile or contacts push (raw; social.go)
+	evSocial                         // a presence, profile, contacts, typing, conv or consult push (raw; social.go)
 )
 
 // event is one thing for the delivery goroutine to handle.

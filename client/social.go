@@ -63,8 +63,8 @@ func (c *Client) Presence(ctx context.Context, users []string) ([]parley.Presenc
 	return res.Users, nil
 }
 
-// social runs the callback of a presence, profile, contacts, typing or
-// conv push.
+// social runs the callback of a presence, profile, contacts, typing,
+// conv or consult push.
 func (d *deliverer) social(raw []byte) {
 	var f struct {
 		Type string `json:"type"`
@@ -97,6 +97,11 @@ func (d *deliverer) social(raw []byte) {
 		var ev wire.ContactsEvent
 		if err = json.Unmarshal(raw, &ev); err == nil && o.OnContacts != nil {
 			o.OnContacts(ev.Contacts)
+		}
+	case wire.TConsultRx:
+		var p wire.ConsultPush
+		if err = json.Unmarshal(raw, &p); err == nil && o.OnConsult != nil {
+			o.OnConsult(p)
 		}
 	}
 	if err != nil {
