@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/textsearch"
 )
@@ -119,14 +121,21 @@ const searchWindow = `SELECT COALESCE(min(id), 0), count(*) FROM (
 
 // searchPage finds a page of matches newest first within the window,
 // keeping those of conversations the user is a member of (a former group
-// member's up to their leaving).
-const searchPage = `SELECT s.id, m.app_id, m.conv_id, m.seq, m.id, m.sender, m.client_msg_id, m.kind, m.body, m.ts, m.variants
-	FROM message_search s
-	JOIN members mb ON mb.app_id = s.app_id AND mb.conv_id = s.conv_id AND mb.user_id = $4
-		AND (mb.left_seq = 0 OR s.seq <= mb.left_seq)
-	JOIN messages m ON m.app_id = s.app_id AND m.conv_id = s.conv_id AND m.seq = s.seq
-	WHERE s.app_id = $1 AND s.doc @@ $2::tsquery AND s.id < $3 AND s.id >= $7 AND ($5 = '' OR s.conv_id = $5)
-	ORDER BY s.id DESC LIMIT $6`
+// member's up to their leaving), and only then reads the page's messages.
+// The user's memberships come through the two partial indexes on
+// (app_id, user_id) (direct rows and former groups; current groups), the
+// only ones by user.
+const searchPage = `WITH mb AS (
+		SELECT conv_id, left_seq FROM members WHERE app_id = $1 AND user_id = $4 AND role = ''
+		UNION ALL
+		SELECT conv_id, left_seq FROM members WHERE app_id = $1 AND user_id = $4 AND role <> ''),
+	p AS MATERIALIZED (SELECT s.id, s.conv_id, s.seq FROM message_search s
+		JOIN mb ON mb.conv_id = s.conv_id AND (mb.left_seq = 0 OR s.seq <= mb.left_seq)
+		WHERE s.app_id = $1 AND s.doc @@ $2::tsquery AND s.id < $3 AND s.id >= $7 AND ($5 = '' OR s.conv_id = $5)
+		ORDER BY s.id DESC LIMIT $6)
+	SELECT p.id, m.app_id, m.conv_id, m.seq, m.id, m.sender, m.client_msg_id, m.kind, m.body, m.ts, m.variants FROM p
+	JOIN messages m ON m.app_id = $1 AND m.conv_id = p.conv_id AND m.seq = p.seq
+	ORDER BY p.id DESC`
 
 // SearchMessages returns a page of the messages of the user's
 // conversations whose searchable text matches q, most recently stored
@@ -154,13 +163,17 @@ func (s *Store) SearchMessages(ctx context.Context, appID, userID string, q parl
 	query := tsQuery(tq)
 	var floor int64
 	var window int
-	if err := s.r.QueryRow(ctx, searchWindow, appID, query, before, searchBudget).Scan(&floor, &window); err != nil {
+	// Both statements are planned for their arguments (QueryExecModeExec:
+	// no cached generic plan): whether walking ids newest first or
+	// reading the GIN index is cheaper depends on how common the words
+	// are.
+	if err := s.r.QueryRow(ctx, searchWindow, pgx.QueryExecModeExec, appID, query, before, searchBudget).Scan(&floor, &window); err != nil {
 		return parley.SearchResult{}, internal(op, err)
 	}
 	if window == 0 {
 		return parley.SearchResult{}, nil
 	}
-	rows, err := s.r.Query(ctx, searchPage, appID, query, before, userID, q.ConvID, n+1, floor)
+	rows, err := s.r.Query(ctx, searchPage, pgx.QueryExecModeExec, appID, query, before, userID, q.ConvID, n+1, floor)
 	if err != nil {
 		return parley.SearchResult{}, internal(op, err)
 	}
