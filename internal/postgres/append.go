@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/events"
 )
 
 // convKey names a conversation across apps.
@@ -220,6 +221,8 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 	}
 	var ins messageColumns
 	var searchDocs []string
+	var ranges []events.MsgRange   // the outbox row: per conversation, by its first new message
+	rangeOf := map[convKey]int{}   // index in ranges
 	first := make(map[cmidKey]int) // the batch's new message with each client id
 	for i, m := range msgs {
 		c := convs[convKey{m.AppID, m.ConvID}]
@@ -245,6 +248,12 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 			c.senders = make(map[string]uint64)
 		}
 		c.senders[m.Sender] = c.last // seqs only grow within a batch
+		if r, ok := rangeOf[convKey{m.AppID, m.ConvID}]; ok {
+			ranges[r].Last = c.last
+		} else {
+			rangeOf[convKey{m.AppID, m.ConvID}] = len(ranges)
+			ranges = append(ranges, events.MsgRange{App: m.AppID, Conv: m.ConvID, First: c.last, Last: c.last})
+		}
 		if err := ins.add(m, c.last); err != nil {
 			return nil, err
 		}
@@ -257,8 +266,9 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 		return out, nil
 	}
 
-	// Round trip 2: the messages, their search documents, then the
-	// member locks and read cursors and, last, the versions and COMMIT.
+	// Round trip 2: the messages, their search documents, the outbox
+	// row, then the member locks and read cursors and, last, the
+	// versions and COMMIT.
 	var lockApps, lockConvs, lockUsers []string
 	var vApps, vConvs []string
 	var vLasts, vOffs []int64
@@ -288,6 +298,7 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 	b = &pgx.Batch{}
 	b.Queue(insertMessages, ins.args()...)
 	b.Queue(insertSearch, ins.apps, ins.convs, ins.seqs, searchDocs)
+	b.Queue(outboxMsgs, outboxJSON(ranges))
 	b.Queue(lockMembers, lockApps, lockConvs, lockUsers)
 	b.Queue(readTo, sApps, sConvs, sUsers, sSeqs)
 	b.Queue(setVers, vApps, vConvs, vLasts, vOffs, lockApps, lockConvs, lockUsers)

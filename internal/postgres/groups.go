@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/events"
 )
 
 // maxMembersPage caps GroupMembers: large enough that a node loads a
@@ -96,13 +97,15 @@ func (s *Store) CreateGroup(ctx context.Context, g *parley.Group, members []stri
 }
 
 // queueSystem queues the statements that store msg as message seq of
-// conv, index it for search and move the conversation's last_seq.
+// conv, index it for search, add its outbox row and move the
+// conversation's last_seq.
 func queueSystem(b *pgx.Batch, appID, conv string, seq uint64, msg *parley.Message, doc string) {
 	b.Queue(`INSERT INTO messages (app_id, conv_id, seq, id, sender, client_msg_id, kind, body, ts)
 		VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8)`,
 		appID, conv, int64(seq), msg.ID, msg.Sender, string(msg.Kind), string(msg.Body), msg.Time)
 	b.Queue(`INSERT INTO message_search (app_id, conv_id, seq, doc) VALUES ($1, $2, $3, $4::tsvector)`,
 		appID, conv, int64(seq), doc)
+	b.Queue(outboxMsgs, outboxJSON([]events.MsgRange{{App: appID, Conv: conv, First: seq, Last: seq}}))
 	b.Queue(`UPDATE conversations SET last_seq = $3 WHERE app_id = $1 AND id = $2`, appID, conv, int64(seq))
 }
 

@@ -7,8 +7,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/events"
+	"github.com/parley-im/parley/internal/events/eventstest"
 	"github.com/parley-im/parley/internal/files"
 	"github.com/parley-im/parley/internal/files/filestest"
+	"github.com/parley-im/parley/internal/notify"
+	"github.com/parley-im/parley/internal/notify/notifytest"
 	"github.com/parley-im/parley/internal/parleytest"
 	"github.com/parley-im/parley/internal/postgres"
 	"github.com/parley-im/parley/internal/testservers"
@@ -168,4 +172,24 @@ func FuzzSearchQuery(f *testing.F) {
 			t.Fatalf("SearchMessages(%q): got error %v, want nil or invalid", q, err)
 		}
 	})
+}
+
+func TestPushStore(t *testing.T) {
+	open := shared(t)
+	notifytest.RunStoreTests(t, func(t *testing.T) notify.Store { return open(t).(notify.Store) })
+}
+
+func TestOutbox(t *testing.T) {
+	open := shared(t)
+	eventstest.RunOutboxTests(t, func(t *testing.T) eventstest.OutboxStore { return open(t).(eventstest.OutboxStore) })
+}
+
+func TestEventLog(t *testing.T) {
+	open := shared(t)
+	eventstest.RunEventLogTests(t, func(t *testing.T) events.EventLog { return open(t).(*postgres.Store).EventLog() })
+}
+
+func TestWebhookStore(t *testing.T) {
+	open := shared(t)
+	eventstest.RunWebhookStoreTests(t, func(t *testing.T) events.WebhookStore { return open(t).(events.WebhookStore) })
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/events"
 )
 
 // stateColumns select a member's ConvState from members m joined to
@@ -206,6 +207,7 @@ func (s *Store) MarkRead(ctx context.Context, appID, convID, userID string, seq 
 			if group {
 				who = userID
 			}
+			b.Queue(outboxRead, outboxJSON(events.ReadCursor{App: appID, Conv: convID, User: userID, Seq: uint64(target)}))
 			b.Queue(`WITH `+bumpOne+`
 				UPDATE members SET ver = k.ver, read_seq = CASE WHEN user_id = $3 THEN $4 ELSE read_seq END FROM k
 				WHERE app_id = $1 AND conv_id = $2 AND ($5 = '' OR user_id = $5)`, appID, convID, userID, target, who)
