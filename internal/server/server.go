@@ -30,7 +30,6 @@ import (
 	"github.com/parley-im/parley/internal/gateway/gwsws"
 	"github.com/parley-im/parley/internal/gateway/nbiows"
 	"github.com/parley-im/parley/internal/httpapi"
-	"github.com/parley-im/parley/internal/inmem"
 	"github.com/parley-im/parley/internal/notify"
 	"github.com/parley-im/parley/internal/social"
 	"github.com/parley-im/parley/internal/sqlite"
@@ -84,6 +83,18 @@ type Config struct {
 	// PresenceDebounce is how long a user stays without a connection
 	// before the users who care are told it went offline (5s).
 	PresenceDebounce time.Duration
+
+	// Redis, when set, is the URL of the Redis that holds the connection
+	// table of every node (redis://host:port/db, internal/redisreg), with
+	// RedisPrefix before each key ("parley:"); empty keeps the table in
+	// memory, for a single node. NATS, when set, is the URL of the NATS
+	// that carries deliveries between nodes (nats://host:port, several
+	// comma-separated for a cluster), or "embedded" to run a NATS server
+	// inside this node, which other nodes reach on NATSPort (0: none,
+	// in-process only; -1: a free port) and whose JetStream keeps its data
+	// in DataDir/nats; empty keeps the bus in process, for a single node.
+	Redis, RedisPrefix, NATS string
+	NATSPort                 int
 
 	// AdvertiseURL is the base URL clients reach this node at, which GET
 	// /v1/gateway hands out (http:// + the listen address). Balance is how
@@ -188,8 +199,9 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *sqlite.DB
-	reg     *inmem.Registry
-	bus     *inmem.Bus
+	routing routing // routing.go
+	reg     parley.Registry
+	bus     parley.Bus
 	chat    *chat.Service
 	social  *social.Service
 	consult *consult.Service
@@ -241,8 +253,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	appSettings := newSettings(cfg, s.store) // appsettings.go
 	fileSvc := files.New(blobs, s.store, s.store, files.Config{MaxSize: cfg.MaxFileSize, Now: cfg.Now, Logger: cfg.Logger,
 		AppLimits: fileLimits(appSettings)})
-	s.reg = inmem.NewRegistry()
-	s.bus = inmem.NewBus(1024)
+	if s.routing, err = openRouting(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	s.reg, s.bus = s.routing.reg, s.routing.bus
 	switch cfg.Transport {
 	case "gws":
 		s.ws, err = gwsws.New(gateway.TransportOptions{MaxMessageSize: wire.MaxFrameSize, MaxBacklog: 4 << 20, Logger: cfg.Logger})
@@ -278,6 +292,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}
+	s.routing.startLease(s.gw.Live)
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, err
 	}
@@ -396,9 +411,7 @@ func (s *Server) closeAll() {
 	if s.ws != nil {
 		_ = s.ws.Close()
 	}
-	if s.bus != nil {
-		_ = s.bus.Close()
-	}
+	s.routing.close(context.Background())
 	if s.store != nil {
 		_ = s.store.Close()
 	}

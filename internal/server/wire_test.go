@@ -45,6 +45,7 @@ func startNode(t testing.TB, transport string, tweak ...func(*server.Config)) *n
 		defer cancel()
 		_ = s.Close(ctx)
 	})
+	data = cfg.DataDir // a tweak may share another node's
 	key, err := os.ReadFile(filepath.Join(data, server.DemoKeyFile))
 	if err != nil {
 		t.Fatalf("demo key: %v", err)
