@@ -43,6 +43,11 @@ type config struct {
 	// AdvertiseURL and Balance: see server.Config.
 	AdvertiseURL string `koanf:"advertise_url"`
 	Balance      string `koanf:"balance"`
+	// Redis, RedisPrefix, NATS and NATSPort: see server.Config.
+	Redis       string `koanf:"redis"`
+	RedisPrefix string `koanf:"redis_prefix"`
+	NATS        string `koanf:"nats"`
+	NATSPort    int    `koanf:"nats_port"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -90,6 +95,10 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("receipts-list", d.ReceiptsList, "the largest conversation whose read receipts name the readers, not only count them")
 	fs.String("advertise-url", "", "base URL clients reach this node at, handed out by GET /v1/gateway (default http://<addr>)")
 	fs.String("balance", d.Balance, "how GET /v1/gateway picks a node: round-robin, ip-hash or least-connections")
+	fs.String("redis", "", "Redis URL for the connection table shared by every node (redis://host:port/db); empty: in memory, one node")
+	fs.String("redis-prefix", "parley:", "prefix of every Redis key")
+	fs.String("nats", "", `NATS URL(s) carrying deliveries between nodes, or "embedded" to run a NATS server in this node; empty: in process, one node`)
+	fs.Int("nats-port", 0, "with --nats embedded: the port other nodes reach it on (0: none, -1: any free port)")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -178,5 +187,6 @@ func (c config) server() server.Config {
 		Interest: in, PresenceDebounce: c.PresenceDebounce,
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
+		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort,
 	}
 }
