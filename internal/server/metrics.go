@@ -13,6 +13,7 @@ import (
 	"github.com/parley-im/parley/internal/dispatch"
 	"github.com/parley-im/parley/internal/events"
 	"github.com/parley-im/parley/internal/gateway"
+	"github.com/parley-im/parley/internal/natsbus"
 	"github.com/parley-im/parley/internal/notify"
 	"github.com/parley-im/parley/internal/social"
 )
@@ -26,6 +27,7 @@ type nodeMetrics struct {
 	gw      *gateway.Metrics
 	social  *social.Metrics
 	notify  *notify.Metrics
+	bus     *natsbus.Metrics
 	consult *consult.Metrics
 	events  *events.Metrics
 	handler http.Handler
@@ -57,6 +59,9 @@ func newNodeMetrics(log *slog.Logger) (nodeMetrics, error) {
 		return m, err
 	}
 	if m.notify, err = notify.NewMetrics(reg); err != nil {
+		return m, err
+	}
+	if m.bus, err = natsbus.NewMetrics(reg); err != nil {
 		return m, err
 	}
 	if m.consult, err = consult.NewMetrics(reg); err != nil {

@@ -40,7 +40,7 @@ type closingBus interface {
 // openRouting builds the registry and the bus that cfg asks for. With
 // Redis it takes the node's lease at once, so that the gateway may
 // register connections; startLease then keeps it.
-func openRouting(ctx context.Context, cfg *Config) (r routing, err error) {
+func openRouting(ctx context.Context, cfg *Config, busMetrics *natsbus.Metrics) (r routing, err error) {
 	defer func() {
 		if err != nil {
 			r.close(context.Background())
@@ -79,7 +79,7 @@ func openRouting(ctx context.Context, cfg *Config) (r routing, err error) {
 	if err != nil {
 		return r, fmt.Errorf("nats: %w", err)
 	}
-	r.bus = natsbus.New(r.nc, natsbus.Options{Log: cfg.Logger})
+	r.bus = natsbus.New(r.nc, natsbus.Options{Log: cfg.Logger, Metrics: busMetrics})
 	return r, nil
 }
 

@@ -253,7 +253,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	appSettings := newSettings(cfg, s.store) // appsettings.go
 	fileSvc := files.New(blobs, s.store, s.store, files.Config{MaxSize: cfg.MaxFileSize, Now: cfg.Now, Logger: cfg.Logger,
 		AppLimits: fileLimits(appSettings)})
-	if s.routing, err = openRouting(ctx, &cfg); err != nil {
+	if s.routing, err = openRouting(ctx, &cfg, metrics.bus); err != nil {
 		return nil, err
 	}
 	s.reg, s.bus = s.routing.reg, s.routing.bus
