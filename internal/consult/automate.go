@@ -10,11 +10,12 @@ import (
 	"github.com/parley-im/parley/internal/chat"
 )
 
-// automate runs the automations on a user's message: on the first one of
-// a consultation the off-hours reply when the shop is closed; on every
-// one, while the consultation waits or is served, the answer of the
-// first FAQ entry with a keyword the text contains (case-insensitive).
-func (s *Service) automate(ctx context.Context, c *parley.Consultation, m *parley.Message, first bool) {
+// automate runs the automations on a user's message, stored at at (Unix
+// ms of the clock): on the first one of a consultation the off-hours
+// reply when the shop is closed at that time; on every one, while the
+// consultation waits or is served, the answer of the first FAQ entry
+// with a keyword the text contains (case-insensitive).
+func (s *Service) automate(ctx context.Context, c *parley.Consultation, m *parley.Message, at int64, first bool) {
 	if !c.State.Open() {
 		return
 	}
@@ -22,7 +23,7 @@ func (s *Service) automate(ctx context.Context, c *parley.Consultation, m *parle
 	if err != nil {
 		return
 	}
-	if first && sh.OffHoursReply != "" && !sh.OpenAt(time.UnixMilli(s.now())) {
+	if first && sh.OffHoursReply != "" && !sh.OpenAt(time.UnixMilli(at)) {
 		s.autoReply(ctx, c, "off_hours", sh.OffHoursReply)
 	}
 	if a := matchFAQ(sh.FAQ, m); a != "" {

@@ -144,7 +144,7 @@ func (s *Service) onMessage(ev msgEvent) {
 	if c, err := s.store.RecordMessage(ctx, MessageEvent{AppID: m.AppID, Consult: cur.ID, Sender: user, At: ev.at}); err == nil {
 		cur = c
 	}
-	s.automate(ctx, cur, m, first)
+	s.automate(ctx, cur, m, ev.at, first)
 	if first {
 		s.assign(ctx, cur.AppID, cur.Queue)
 	}

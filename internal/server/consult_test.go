@@ -85,15 +85,30 @@ func (c *cc) frame(t *testing.T) map[string]any {
 	return c.raw(t)
 }
 
+// await returns the first kept or new frame that match accepts; the
+// frames it passes over stay kept, in order, for later waits.
+func (c *cc) await(t *testing.T, match func(f map[string]any) bool) map[string]any {
+	t.Helper()
+	if i := slices.IndexFunc(c.backlog, match); i >= 0 {
+		f := c.backlog[i]
+		c.backlog = slices.Delete(c.backlog, i, i+1)
+		return f
+	}
+	for {
+		f := c.raw(t)
+		if match(f) {
+			return f
+		}
+		c.backlog = append(c.backlog, f)
+	}
+}
+
 // consultPush waits for the next consult push of one of events.
 func (c *cc) consultPush(t *testing.T, events ...string) map[string]any {
 	t.Helper()
-	for {
-		f := c.frame(t)
-		if f["type"] == "consult" && slices.Contains(events, f["event"].(string)) {
-			return f
-		}
-	}
+	return c.await(t, func(f map[string]any) bool {
+		return f["type"] == "consult" && slices.Contains(events, f["event"].(string))
+	})
 }
 
 func consultOf(f map[string]any) map[string]any { return f["consult"].(map[string]any) }
