@@ -28,8 +28,7 @@ type Dispatcher struct {
 	log   *slog.Logger
 	m     *Metrics
 
-	offlineKind string
-	offline     func(d parley.Delivery, users []string)
+	offline map[string]func(d parley.Delivery, users []string) // by delivery kind
 }
 
 // New returns a Dispatcher for node. m may be nil: no metrics.
@@ -41,10 +40,14 @@ func New(node string, reg parley.Registry, bus parley.Bus, local Local, log *slo
 // the users of it that have no connection on any node (none: no call),
 // after the registry lookup that routing does anyway. f runs on Push's
 // goroutine and must not block; d and users must not be kept without a
-// copy. A failed lookup calls nothing. Call OnOffline before the first
-// Push; it is not safe for concurrent use with Push.
+// copy. A failed lookup calls nothing. One hook per kind: call it for
+// each kind, before the first Push; it is not safe for concurrent use
+// with Push.
 func (d *Dispatcher) OnOffline(kind string, f func(d parley.Delivery, users []string)) {
-	d.offlineKind, d.offline = kind, f
+	if d.offline == nil {
+		d.offline = make(map[string]func(parley.Delivery, []string))
+	}
+	d.offline[kind] = f
 }
 
 // Push routes each delivery to the nodes where its users have connections.
@@ -127,7 +130,8 @@ func (d *Dispatcher) route(ctx context.Context, ds []parley.Delivery) (map[strin
 func (d *Dispatcher) tellOffline(ds []parley.Delivery, nodesOf map[appUser][]string) {
 	var off []string
 	for i := range ds {
-		if ds[i].Kind != d.offlineKind {
+		f := d.offline[ds[i].Kind]
+		if f == nil {
 			continue
 		}
 		off = off[:0]
@@ -137,7 +141,7 @@ func (d *Dispatcher) tellOffline(ds []parley.Delivery, nodesOf map[appUser][]str
 			}
 		}
 		if len(off) > 0 {
-			d.offline(ds[i], off)
+			f(ds[i], off)
 		}
 	}
 }

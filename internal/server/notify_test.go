@@ -121,8 +121,19 @@ func TestOfflinePushExactlyOncePerMessage(t *testing.T) {
 	if got = log.settle(t, 1); !slices.Equal(got, []string{"carol " + gc + " 3 BOB: hi all"}) {
 		t.Fatalf("with alice online: got %q, want carol's only", got)
 	}
+	// A system notice with variants is previewed in the variant for the
+	// recipient's role.
+	notice := map[string]any{"to": "carol", "kind": "system", "body": map[string]string{"text": "default"},
+		"variants": []map[string]any{{"role": "user", "body": map[string]string{"text": "for users"}}, {"role": "agent", "body": map[string]string{"text": "for agents"}}}}
+	if st := n.api(t, "POST", "/v1/server/messages", notice, nil); st != 200 {
+		t.Fatalf("send a notice with variants: status %d", st)
+	}
+	sys := parley.DirectConvID(parley.SystemUserID, "carol")
+	if got = log.settle(t, 1); !slices.Equal(got, []string{"carol " + sys + " 1 _system: for users"}) {
+		t.Fatalf("a notice with variants: got %q, want carol's, in the user variant", got)
+	}
 	n.waitMetrics(t, nil, map[string]float64{
-		`parley_offline_pushes_total{outcome="notified"}`: 7,
+		`parley_offline_pushes_total{outcome="notified"}`: 8,
 		`parley_offline_pushes_total{outcome="muted"}`:    1,
 	})
 }

@@ -289,6 +289,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.notify = notify.New(s.store, notify.Config{Notifier: cfg.Notifier, MaxGroup: cfg.OfflinePushMaxGroup,
 		Logger: cfg.Logger, Now: cfg.Now, Metrics: metrics.notify})
 	disp.OnOffline(chat.DeliverMsg, s.notify.Offline)
+	disp.OnOffline(chat.DeliverMsgVariants, s.notify.Offline)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
 	}
