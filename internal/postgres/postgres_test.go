@@ -7,6 +7,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/consult/consulttest"
 	"github.com/parley-im/parley/internal/events"
 	"github.com/parley-im/parley/internal/events/eventstest"
 	"github.com/parley-im/parley/internal/files"
@@ -192,4 +193,18 @@ func TestEventLog(t *testing.T) {
 func TestWebhookStore(t *testing.T) {
 	open := shared(t)
 	eventstest.RunWebhookStoreTests(t, func(t *testing.T) events.WebhookStore { return open(t).(events.WebhookStore) })
+}
+
+func TestConsultStore(t *testing.T) {
+	open := shared(t)
+	consulttest.RunStoreTests(t, func(t *testing.T) consulttest.Harness {
+		s := open(t).(*postgres.Store)
+		return consulttest.Harness{Store: s, AddUsers: func(ctx context.Context, appID string, ids ...string) error {
+			users := make([]parley.User, len(ids))
+			for i, id := range ids {
+				users[i] = parley.User{AppID: appID, ID: id, Role: parley.RoleUser}
+			}
+			return s.UpsertUsers(ctx, appID, users)
+		}}
+	})
 }
