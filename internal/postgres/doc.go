@@ -1,8 +1,12 @@
-// Package postgres is Parley's production storage: a parley.Store and a
-// files.Catalog on PostgreSQL, through pgx (pgxpool), for any number of
-// identical nodes sharing one database. It passes the same contract
-// suites as the embedded SQLite store (internal/sqlite), which is the
-// reference for what each method does; the comments here say how.
+// Package postgres is Parley's production storage on PostgreSQL, through
+// pgx (pgxpool), for any number of identical nodes sharing one database:
+// a parley.Store, a files.Catalog, a consult.Store, the event stream's
+// events.Outbox (written by the store's own writes), events.EventLog
+// (Store.EventLog) and events.WebhookStore, and a notify.Store. It passes
+// the same contract suites as the embedded SQLite store (internal/sqlite),
+// which is the reference for what each method does; the comments here say
+// how. Migrations (goose, embedded) run at Open under an advisory lock,
+// or alone through Migrate.
 //
 // # Concurrency and lock order
 //
@@ -14,10 +18,13 @@
 //  1. conversation rows, in (app, id) order: Append locks its batch's
 //     conversations before it assigns seqs (so seqs are gapless and
 //     strictly increasing per conversation however many nodes append),
-//     ChangeGroup locks its group's;
-//  2. member rows, in (app, conversation, user) order: those whose read
+//     ChangeGroup locks its group's, consult's Open and Transition their
+//     thread's;
+//  2. rows that belong to that conversation: the group's, the
+//     consultation's, then the agents whose load changes (in id order);
+//  3. member rows, in (app, conversation, user) order: those whose read
 //     cursor, settings or version the transaction writes;
-//  3. last, a version counter (table counters): see below.
+//  4. last, a counter (table counters): see below.
 //
 // A transaction that holds a counter never waits for another lock, so no
 // cycle can form through the counters; deadlocks PostgreSQL still
@@ -38,7 +45,7 @@
 // space a reader pages over: the app's conversations and members
 // ('changes', which Changes merges across direct rows and group
 // conversations), the app's profiles ('profiles'), one user's contact
-// list ('contacts/<user>'). Writers of one app's changes thus commit one
+// list ('contacts/<user>'), the app's event log positions ('events'). Writers of one app's changes thus commit one
 // at a time from the counter to the commit; the counter is taken in the
 // transaction's last statement, so it is held for that statement and the
 // commit only, and writers batch (Append takes up to 512 messages). Apps
