@@ -25,7 +25,10 @@ type RelayConfig struct {
 	// PresenceQueue bounds presence events waiting to be appended
 	// (10,000); more are dropped and counted.
 	PresenceQueue int
-	// Timeout bounds one step's store and log calls (10s).
+	// Timeout bounds one step's store and log calls (30s). A step that
+	// fails is retried with half as many events (down to one outbox
+	// row), so a log or store too slow for a large step still makes
+	// progress.
 	Timeout time.Duration
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -47,7 +50,7 @@ func (c *RelayConfig) defaults() {
 		c.PresenceQueue = 10_000
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -76,6 +79,8 @@ type Relay struct {
 	presence []Event
 	dropped  int
 
+	ctx     context.Context // cancelled by Close: ends the step in progress
+	cancel  context.CancelFunc
 	started atomic.Bool
 	wake    chan struct{}
 	stop    chan struct{}
@@ -87,7 +92,8 @@ type Relay struct {
 // Start (or Step).
 func NewRelay(outbox Outbox, log EventLog, cfg RelayConfig) *Relay {
 	cfg.defaults()
-	return &Relay{outbox: outbox, log: log, cfg: cfg,
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Relay{outbox: outbox, log: log, cfg: cfg, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -98,11 +104,14 @@ func (r *Relay) Start() {
 }
 
 // Close stops the goroutine Start started and waits for it; the step in
-// progress, if any, finishes first. Rows left in the outbox are relayed by
+// progress, if any, is cancelled. Rows left in the outbox are relayed by
 // the next relay, and queued presence events are dropped. Close without
 // Start returns at once.
 func (r *Relay) Close() {
-	r.once.Do(func() { close(r.stop) })
+	r.once.Do(func() {
+		close(r.stop)
+		r.cancel()
+	})
 	if r.started.Load() {
 		<-r.done
 	}
@@ -122,6 +131,7 @@ func (r *Relay) run() {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	backoff := r.cfg.Interval
+	size := r.cfg.MaxEvents // events per step: halved after a failure, doubled back after a success
 	for {
 		select {
 		case <-r.stop:
@@ -129,17 +139,23 @@ func (r *Relay) run() {
 		case <-t.C:
 		case <-r.wake:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
-		n, err := r.Step(ctx)
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+		rows := r.cfg.Rows
+		if size < r.cfg.MaxEvents {
+			rows = max(1, rows*size/r.cfg.MaxEvents)
+		}
+		n, err := r.step(ctx, rows, size)
 		cancel()
 		next := r.cfg.Interval
 		switch {
+		case r.ctx.Err() != nil:
+			return // closed mid-step
 		case err != nil:
-			r.cfg.Logger.Warn("event relay step failed; retrying", "err", err, "retry_in", backoff)
+			r.cfg.Logger.Warn("event relay step failed; retrying", "err", err, "retry_in", backoff, "events", size)
 			r.cfg.Metrics.relayError()
-			next, backoff = backoff, min(2*backoff, 5*time.Second)
+			next, backoff, size = backoff, min(2*backoff, 5*time.Second), max(1, size/2)
 		case n > 0:
-			next, backoff = 0, r.cfg.Interval // more may be waiting
+			next, backoff, size = 0, r.cfg.Interval, min(2*size, r.cfg.MaxEvents) // more may be waiting
 		default:
 			backoff = r.cfg.Interval
 		}
@@ -157,15 +173,19 @@ func (r *Relay) run() {
 // the oldest outbox rows (up to Rows of them and about MaxEvents events)
 // and deletes them. It returns how many outbox events it appended.
 func (r *Relay) Step(ctx context.Context) (int, error) {
+	return r.step(ctx, r.cfg.Rows, r.cfg.MaxEvents)
+}
+
+func (r *Relay) step(ctx context.Context, maxRows, maxEvents int) (int, error) {
 	r.flushPresence(ctx)
-	rows, err := r.outbox.OutboxRows(ctx, r.cfg.Rows)
+	rows, err := r.outbox.OutboxRows(ctx, maxRows)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
 	var evs []Event
 	var ids []int64
 	for _, row := range rows {
-		if len(ids) > 0 && len(evs)+rowEvents(row) > r.cfg.MaxEvents {
+		if len(ids) > 0 && len(evs)+rowEvents(row) > maxEvents {
 			break
 		}
 		if evs, err = r.expand(ctx, row, evs); err != nil {

@@ -146,3 +146,36 @@ func TestPresenceQueueBounded(t *testing.T) {
 		t.Fatalf("after 5 presence events into a queue of 3: got %d in the log, want 3", len(got))
 	}
 }
+
+// smallLog fails appends of more than max events, as a log too slow for
+// large steps times out on them.
+type smallLog struct {
+	events.EventLog
+	max int
+}
+
+func (l smallLog) Append(ctx context.Context, evs []events.Event) error {
+	if len(evs) > l.max {
+		return errors.New("timed out")
+	}
+	return l.EventLog.Append(ctx, evs)
+}
+
+// TestRelayShrinksStepsThatFail: a relay whose steps fail retries with
+// fewer events until they pass, and so still relays everything, in order.
+func TestRelayShrinksStepsThatFail(t *testing.T) {
+	fx := newFixture(t)
+	var want []string
+	for range 30 {
+		want = append(want, fx.send("ann", 1)...) // one row each
+	}
+	want = append(want, fx.send("bob", 3)...) // a row of three
+	l := fx.db.EventLog()
+	r := events.NewRelay(fx.db, smallLog{l, 5}, events.RelayConfig{Interval: time.Millisecond, MaxEvents: 64, Rows: 64})
+	r.Start()
+	defer r.Close()
+	waitFor(t, "every event relayed", func() bool { return len(logIDs(t, l)) == len(want) })
+	if got := logIDs(t, l); !slices.Equal(got, want) {
+		t.Fatalf("log: got %q, want %q", got, want)
+	}
+}
