@@ -31,7 +31,8 @@ func (s *Service) resolveDue() {
 }
 
 // SetStatus sets an agent's own status (the consult_status frame, or
-// the backend). Going online serves the shop's waiting lines at once.
+// the backend), told to the agent's devices and the shop's supervisors.
+// Going online serves the shop's waiting lines at once.
 // ENotFound if the user is not an agent.
 func (s *Service) SetStatus(ctx context.Context, appID, agent string, st parley.AgentStatus) (*parley.Agent, error) {
 	if !st.Valid() {
@@ -42,7 +43,7 @@ func (s *Service) SetStatus(ctx context.Context, appID, agent string, st parley.
 		return nil, err
 	}
 	s.m.load(appID, a.ID, a.Load)
-	s.pushTo(ctx, appID, []string{agent}, wire.ConsultPush{Event: "status", Agent: a})
+	s.pushTo(ctx, appID, append([]string{agent}, s.supervisors(ctx, appID, a.Shop)...), wire.ConsultPush{Event: "status", Agent: a})
 	if st == parley.AgentOnline {
 		s.assignShop(ctx, appID, a.Shop)
 	}

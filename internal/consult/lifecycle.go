@@ -241,6 +241,9 @@ func (s *Service) Transfer(ctx context.Context, req TransferRequest) (*parley.Co
 	if (req.Agent == "") == (req.Team == "") {
 		return nil, parley.Errorf(parley.EInvalid, "a transfer needs exactly one of agent and team")
 	}
+	if req.Agent != "" && !parley.ValidID(req.Agent) || req.Team != "" && !parley.ValidID(req.Team) {
+		return nil, parley.Errorf(parley.EInvalid, "agent and team must be ids")
+	}
 	if err := parley.ValidateNote(req.Note); err != nil {
 		return nil, err
 	}
@@ -264,7 +267,9 @@ func (s *Service) Transfer(ctx context.Context, req TransferRequest) (*parley.Co
 	if err != nil {
 		return nil, err
 	}
-	s.m.transition(r.State)
+	if r.State == parley.ConsultAssigned {
+		s.m.transition(r.State) // a requeue is no new pending consultation
+	}
 	event := "transferred"
 	if c.State == parley.ConsultPending {
 		event = "assigned"
@@ -290,13 +295,15 @@ func (s *Service) Rate(ctx context.Context, appID, user, id string, score int, c
 		return nil, err
 	}
 	s.m.rated(score)
-	s.pushTo(ctx, c.AppID, []string{c.User, c.Agent}, wire.ConsultPush{Event: "rated", Consult: c})
+	s.pushTo(ctx, c.AppID, append([]string{c.User, c.Agent}, s.supervisors(ctx, c.AppID, c.Shop)...),
+		wire.ConsultPush{Event: "rated", Consult: c})
 	return c, nil
 }
 
 // announce records a transition in the thread (a system message) and
-// pushes it as a consult frame to the user and the agents concerned
-// (also to others, such as the agent a transfer took it from).
+// pushes it as a consult frame to the user, the agents concerned (also
+// to others, such as the agent a transfer took it from) and the shop's
+// supervisors, whose live view it keeps current.
 func (s *Service) announce(ctx context.Context, c *parley.Consultation, event, by, note, from string, others ...string) {
 	body, _ := json.Marshal(parley.ConsultEventBody{
 		Event: event, Consult: c.ID, State: c.State, Shop: c.Shop, Agent: c.Agent, From: from, Team: c.Team,
@@ -307,7 +314,25 @@ func (s *Service) announce(ctx context.Context, c *parley.Consultation, event, b
 	if r.Err != nil {
 		s.log.Warn("consult: system message not stored", "err", r.Err, "app_id", c.AppID, "conv_id", c.Conv)
 	}
-	s.pushTo(ctx, c.AppID, append([]string{c.User, c.Agent}, others...), wire.ConsultPush{Event: event, Consult: c})
+	to := append(append([]string{c.User, c.Agent}, others...), s.supervisors(ctx, c.AppID, c.Shop)...)
+	s.pushTo(ctx, c.AppID, to, wire.ConsultPush{Event: event, Consult: c})
+}
+
+// supervisors returns the supervisors of a shop (none if the store
+// fails: a live view misses a push, consult_view still tells).
+func (s *Service) supervisors(ctx context.Context, appID, shop string) []string {
+	as, err := s.store.Agents(ctx, appID, shop)
+	if err != nil {
+		s.log.Warn("consult: reading the supervisors failed", "err", err, "app_id", appID)
+		return nil
+	}
+	var ids []string
+	for _, a := range as {
+		if a.Supervisor {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
 }
 
 // pushTo pushes a consult frame to users' online devices ("" and repeats
