@@ -52,25 +52,25 @@ func queryUint(r *http.Request, name string, def, max uint64, msg string) (uint6
 	return n, nil
 }
 
-// queryLimit reads the limit parameter: 1-1000, 100 when absent.
-func queryLimit(r *http.Request) (int, error) {
+// queryPage reads the after (a non-negative integer, 0 when absent) and
+// limit (1-1000, 100 when absent) parameters.
+func queryPage(r *http.Request) (after uint64, limit int, err error) {
+	after, err = queryUint(r, "after", 0, 1<<63-1, "after must be a non-negative integer")
+	if err != nil {
+		return 0, 0, err
+	}
 	n, err := queryUint(r, "limit", defaultEventsLimit, events.MaxRead, "limit must be 1-1000")
 	if err == nil && n == 0 {
 		err = parley.Errorf(parley.EInvalid, "limit must be 1-1000")
 	}
-	return int(n), err
+	return after, int(n), err
 }
 
 // readEvents replays the app's events after an offset, waiting up to
 // wait seconds for one when there are none yet.
 // GET /v1/server/events?after=N&limit=N&wait=S
 func (s *Server) readEvents(w http.ResponseWriter, r *http.Request, app *parley.App) {
-	after, err := queryUint(r, "after", 0, 1<<63-1, "after must be a non-negative integer")
-	if err != nil {
-		wire.WriteHTTPError(w, err)
-		return
-	}
-	limit, err := queryLimit(r)
+	after, limit, err := queryPage(r)
 	if err != nil {
 		wire.WriteHTTPError(w, err)
 		return
@@ -135,12 +135,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, app *parl
 // deadLetters lists the batches the app's webhook gave up on.
 // GET /v1/server/webhook/dead?after=ID&limit=N
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, app *parley.App) {
-	after, err := queryUint(r, "after", 0, 1<<63-1, "after must be a non-negative integer")
-	if err != nil {
-		wire.WriteHTTPError(w, err)
-		return
-	}
-	limit, err := queryLimit(r)
+	after, limit, err := queryPage(r)
 	if err != nil {
 		wire.WriteHTTPError(w, err)
 		return
