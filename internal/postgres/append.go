@@ -72,18 +72,23 @@ const (
 	readTo = `UPDATE members m SET read_seq = GREATEST(m.read_seq, s.seq)
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS s(app, conv, usr, seq)
 		WHERE m.app_id = s.app AND m.conv_id = s.conv AND m.user_id = s.usr AND m.left_seq = 0`
+	// setLastSeqs moves the conversations' last_seq (rows locked by
+	// lockConvs; no index covers the column, so the update is cheap).
+	setLastSeqs = `UPDATE conversations c SET last_seq = x.last
+		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(app, conv, last)
+		WHERE c.app_id = x.app AND c.id = x.conv`
 	// setVers takes the versions (one per conversation, numbered off
-	// within its app) and writes them with the conversations' last_seq,
-	// to the conversations and to the member rows lockMembers locked, in
-	// one statement of key lookups: the counter's lock is held from here
-	// to the commit and no longer.
-	setVers = `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
-			AS x(app, conv, last, off)),
+	// within its app) and writes them to the group conversations (only
+	// group members read conversations.ver) and to the member rows
+	// lockMembers locked, in one statement of key lookups: the counter's
+	// lock is held from here to the commit and no longer.
+	setVers = `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[])
+			AS x(app, conv, off, grp)),
 		` + bumpChanges + `,
-		v AS (SELECT x.app, x.conv, x.last, k.ver - n.cnt + x.off AS ver
+		v AS (SELECT x.app, x.conv, x.grp, k.ver - n.cnt + x.off AS ver
 			FROM x JOIN n ON n.app = x.app JOIN k ON k.app_id = x.app),
-		c AS (UPDATE conversations c SET last_seq = v.last, ver = v.ver FROM v
-			WHERE c.app_id = v.app AND c.id = v.conv)
+		c AS (UPDATE conversations c SET ver = v.ver FROM v
+			WHERE v.grp AND c.app_id = v.app AND c.id = v.conv)
 		UPDATE members m SET ver = v.ver
 		FROM v JOIN unnest($5::text[], $6::text[], $7::text[]) AS t(app, conv, usr) ON t.app = v.app AND t.conv = v.conv
 		WHERE m.app_id = t.app AND m.conv_id = t.conv AND (t.usr = '' OR (m.user_id = t.usr AND m.left_seq = 0))`
@@ -272,6 +277,7 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 	var lockApps, lockConvs, lockUsers []string
 	var vApps, vConvs []string
 	var vLasts, vOffs []int64
+	var vGroups []bool
 	var sApps, sConvs, sUsers []string
 	var sSeqs []int64
 	off := map[string]int64{}
@@ -281,8 +287,8 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 			continue // missing, or only duplicates
 		}
 		off[k.app]++
-		vApps, vConvs, vLasts, vOffs = append(vApps, k.app), append(vConvs, k.conv),
-			append(vLasts, int64(c.last)), append(vOffs, off[k.app])
+		vApps, vConvs, vLasts, vOffs, vGroups = append(vApps, k.app), append(vConvs, k.conv),
+			append(vLasts, int64(c.last)), append(vOffs, off[k.app]), append(vGroups, c.group)
 		senders := slices.Sorted(maps.Keys(c.senders))
 		for _, u := range senders {
 			sApps, sConvs, sUsers, sSeqs = append(sApps, k.app), append(sConvs, k.conv), append(sUsers, u),
@@ -301,7 +307,8 @@ func appendTx(ctx context.Context, conn *pgx.Conn, msgs []*parley.Message, docs 
 	b.Queue(outboxMsgs, outboxJSON(ranges))
 	b.Queue(lockMembers, lockApps, lockConvs, lockUsers)
 	b.Queue(readTo, sApps, sConvs, sUsers, sSeqs)
-	b.Queue(setVers, vApps, vConvs, vLasts, vOffs, lockApps, lockConvs, lockUsers)
+	b.Queue(setLastSeqs, vApps, vConvs, vLasts)
+	b.Queue(setVers, vApps, vConvs, vOffs, vGroups, lockApps, lockConvs, lockUsers)
 	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error {
 		if ct.String() != "COMMIT" {
 			return fmt.Errorf("commit answered %q", ct)

@@ -47,8 +47,10 @@ CREATE TABLE revocations (
     PRIMARY KEY (app_id, user_id, device)
 );
 
--- ver is the conversation's change version: every message moves it; only
--- group members read it (decision record 0004).
+-- ver is a group conversation's change version: every message of the
+-- group moves it, and group members' sync reads it (decision record
+-- 0004). Other conversations leave it alone: their members' own rows
+-- carry every change.
 CREATE TABLE conversations (
     app_id     text COLLATE "C" NOT NULL,
     id         text COLLATE "C" NOT NULL,
