@@ -12,7 +12,6 @@ import (
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/auth"
 	"github.com/parley-im/parley/internal/server"
-	"github.com/parley-im/parley/internal/sqlite"
 )
 
 func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -50,14 +49,18 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 				return err
 			}
-			lines, err := sqlite.Migrate(ctx, server.DBPath(cfg.Data))
+			lines, err := server.Migrate(ctx, cfg.server())
 			if err != nil {
 				return err
 			}
 			for _, l := range lines {
 				fmt.Fprintln(stdout, l)
 			}
-			fmt.Fprintln(stdout, "database is up to date:", server.DBPath(cfg.Data))
+			where := server.DBPath(cfg.Data)
+			if cfg.Postgres != "" {
+				where = "PostgreSQL"
+			}
+			fmt.Fprintln(stdout, "database is up to date:", where)
 			return nil
 		},
 	}
@@ -139,7 +142,7 @@ func withStore(ctx context.Context, cmd *cobra.Command, getenv func(string) stri
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, server.DBPath(cfg.Data))
+	st, err := server.OpenStore(ctx, cfg.server())
 	if err != nil {
 		return err
 	}

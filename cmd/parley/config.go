@@ -43,6 +43,9 @@ type config struct {
 	// AdvertiseURL and Balance: see server.Config.
 	AdvertiseURL string `koanf:"advertise_url"`
 	Balance      string `koanf:"balance"`
+	// Postgres and PostgresRead: see server.Config.
+	Postgres     string `koanf:"postgres"`
+	PostgresRead string `koanf:"postgres_read"`
 	// Redis, RedisPrefix, NATS and NATSPort: see server.Config.
 	Redis       string `koanf:"redis"`
 	RedisPrefix string `koanf:"redis_prefix"`
@@ -95,6 +98,8 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("receipts-list", d.ReceiptsList, "the largest conversation whose read receipts name the readers, not only count them")
 	fs.String("advertise-url", "", "base URL clients reach this node at, handed out by GET /v1/gateway (default http://<addr>)")
 	fs.String("balance", d.Balance, "how GET /v1/gateway picks a node: round-robin, ip-hash or least-connections")
+	fs.String("postgres", "", "PostgreSQL connection string of the store every node shares (postgres://user@host:5432/db); empty: SQLite in --data, one node")
+	fs.String("postgres-read", "", "PostgreSQL connection string of a read replica for history and search")
 	fs.String("redis", "", "Redis URL for the connection table shared by every node (redis://host:port/db); empty: in memory, one node")
 	fs.String("redis-prefix", "parley:", "prefix of every Redis key")
 	fs.String("nats", "", `NATS URL(s) carrying deliveries between nodes, or "embedded" to run a NATS server in this node; empty: in process, one node`)
@@ -187,6 +192,7 @@ func (c config) server() server.Config {
 		Interest: in, PresenceDebounce: c.PresenceDebounce,
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
+		Postgres: c.Postgres, PostgresRead: c.PostgresRead,
 		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort,
 	}
 }

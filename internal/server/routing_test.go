@@ -11,21 +11,27 @@ import (
 	"github.com/parley-im/parley/internal/testservers"
 )
 
-// TestTwoNodesOverRedisAndNATS: two nodes on one database, their
-// connection table in real Redis and their deliveries over NATS (served
-// by node a, reached by node b over TCP). alice on a and bob on b chat
-// both ways; the table holds each connection on its node; once a node
-// closes, its rows are gone for everyone.
+// TestTwoNodesOverRedisAndNATS: two nodes on one database (a SQLite file
+// both open, or PostgreSQL), their connection table in real Redis and
+// their deliveries over NATS (one server, reached over TCP). alice on a
+// and bob on b chat both ways, one to one and in a group; the table holds
+// each connection on its node; once a node closes, its rows are gone for
+// everyone.
 func TestTwoNodesOverRedisAndNATS(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testTwoNodes(t, "") })
+	t.Run("postgres", func(t *testing.T) { testTwoNodes(t, testservers.Postgres(t)) })
+}
+
+func testTwoNodes(t *testing.T, pg string) {
 	rdb := testservers.Redis(t)
 	prefix := testservers.RedisPrefix(t, rdb)
 	redisURL := "redis://" + rdb.Options().Addr
 	nats := testservers.StartNATS(t)
 	a := startNode(t, "gws", func(c *server.Config) {
-		c.Node, c.Redis, c.RedisPrefix, c.NATS = "a", redisURL, prefix, nats.URL()
+		c.Node, c.Redis, c.RedisPrefix, c.NATS, c.Postgres = "a", redisURL, prefix, nats.URL(), pg
 	})
 	b := startNode(t, "gws", func(c *server.Config) {
-		c.Node, c.Redis, c.RedisPrefix, c.NATS, c.DataDir = "b", redisURL, prefix, nats.URL(), a.data
+		c.Node, c.Redis, c.RedisPrefix, c.NATS, c.DataDir, c.Postgres = "b", redisURL, prefix, nats.URL(), a.data, pg
 	})
 	a.users(t, "alice", "bob")
 	alice, bob := dialWS(t, a), dialWS(t, b)
@@ -53,6 +59,17 @@ func TestTwoNodesOverRedisAndNATS(t *testing.T) {
 	bob.request(t, `{"type":"send","id":"2","to":"alice","cmid":"y1","body":{"text":"from b"}}`)
 	if f := alice.until(t, "msg"); f["msg"].(map[string]any)["body"].(map[string]any)["text"] != "from b" {
 		t.Fatalf("alice on node a: got %v", f)
+	}
+
+	if st := a.api(t, "POST", "/v1/server/groups", map[string]any{"id": "ab", "owner": "alice", "name": "AB", "members": []string{"bob"}}, nil); st != 200 {
+		t.Fatalf("create group: status %d", st)
+	}
+	for _, c := range []*wsClient{alice, bob} {
+		c.until(t, "msg") // the group's creation
+	}
+	bob.request(t, `{"type":"send","id":"3","conv":"g:ab","cmid":"y2","body":{"text":"to the group"}}`)
+	if f := alice.until(t, "msg"); f["msg"].(map[string]any)["conv"] != "g:ab" || f["msg"].(map[string]any)["seq"] != float64(2) {
+		t.Fatalf("alice on node a, the group message from b: got %v", f)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -32,7 +32,6 @@ import (
 	"github.com/parley-im/parley/internal/httpapi"
 	"github.com/parley-im/parley/internal/notify"
 	"github.com/parley-im/parley/internal/social"
-	"github.com/parley-im/parley/internal/sqlite"
 	"github.com/parley-im/parley/wire"
 )
 
@@ -83,6 +82,13 @@ type Config struct {
 	// PresenceDebounce is how long a user stays without a connection
 	// before the users who care are told it went offline (5s).
 	PresenceDebounce time.Duration
+
+	// Postgres, when set, is the PostgreSQL connection string of the
+	// store every node shares (internal/postgres), and PostgresRead that
+	// of a read replica for history and search; empty keeps the store in
+	// the SQLite file in DataDir, for a single node. DataDir still holds
+	// uploaded files (on shared storage when there are several nodes).
+	Postgres, PostgresRead string
 
 	// Redis, when set, is the URL of the Redis that holds the connection
 	// table of every node (redis://host:port/db, internal/redisreg), with
@@ -198,8 +204,8 @@ func FilesDir(dataDir string) string { return filepath.Join(dataDir, "files") }
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *sqlite.DB
-	routing routing // routing.go
+	store   nodeStore // store.go
+	routing routing   // routing.go
 	reg     parley.Registry
 	bus     parley.Bus
 	chat    *chat.Service
@@ -238,7 +244,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
-	if s.store, err = sqlite.Open(ctx, DBPath(cfg.DataDir)); err != nil {
+	if s.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if !cfg.NoDemoApp {
