@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -11,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/balance"
 	"github.com/parley-im/parley/internal/inmem"
 	"github.com/parley-im/parley/internal/natsbus"
 	"github.com/parley-im/parley/internal/redisreg"
@@ -27,9 +30,13 @@ type routing struct {
 	reg   parley.Registry
 	bus   closingBus
 	rdb   *redis.Client
+	redis *redisreg.Registry // when the table is in Redis
 	lease *redisreg.Lease
 	nc    *nats.Conn
 	ns    *natsserver.Server
+
+	stopAnnounce chan struct{} // closed by close; nil if not announcing
+	announced    chan struct{} // closed when the announcer returns
 }
 
 type closingBus interface {
@@ -58,7 +65,7 @@ func openRouting(ctx context.Context, cfg *Config, busMetrics *natsbus.Metrics) 
 		if r.lease, err = reg.Acquire(ctx, cfg.Node); err != nil {
 			return r, fmt.Errorf("redis: taking the node's lease: %w", err)
 		}
-		r.reg = reg
+		r.reg, r.redis = reg, reg
 	}
 	switch cfg.NATS {
 	case "":
@@ -91,9 +98,73 @@ func (r *routing) startLease(live func() []parley.ConnInfo) {
 	}
 }
 
+// announceEvery is how often a node refreshes its directory entry (its
+// URL and connection count) for GET /v1/gateway on other nodes.
+const announceEvery = 3 * time.Second
+
+// nodes is the node list GET /v1/gateway picks from: the Redis directory
+// of live nodes when the table is in Redis (this node announcing itself
+// there every announceEvery until close), else this node alone.
+func (r *routing) nodes(self balance.Self, log *slog.Logger) balance.Nodes {
+	if r.lease == nil {
+		return self
+	}
+	r.stopAnnounce, r.announced = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(r.announced)
+		t := time.NewTicker(announceEvery)
+		defer t.Stop()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), announceEvery)
+			if err := r.lease.Announce(ctx, self.URL, self.Conns()); err != nil {
+				log.Warn("announcing the node failed", "err", err)
+			}
+			cancel()
+			select {
+			case <-t.C:
+			case <-r.stopAnnounce:
+				return
+			}
+		}
+	}()
+	return &directory{reg: r.redis}
+}
+
+// directory lists the live nodes from Redis, at most once a second.
+type directory struct {
+	reg *redisreg.Registry
+
+	mu    sync.Mutex
+	at    time.Time
+	nodes []balance.Node
+}
+
+func (d *directory) Nodes(ctx context.Context) ([]balance.Node, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if time.Since(d.at) < time.Second {
+		return d.nodes, nil
+	}
+	infos, err := d.reg.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.nodes = d.nodes[:0]
+	for _, n := range infos {
+		d.nodes = append(d.nodes, balance.Node{ID: n.ID, URL: n.URL, Conns: n.Conns})
+	}
+	d.at = time.Now()
+	return d.nodes, nil
+}
+
 // close releases the lease (the node's rows vanish for every other node
 // at once) and closes the bus and the connections, in that order.
 func (r *routing) close(ctx context.Context) {
+	if r.stopAnnounce != nil {
+		close(r.stopAnnounce)
+		<-r.announced
+		r.stopAnnounce = nil
+	}
 	if r.lease != nil {
 		r.lease.Stop()
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

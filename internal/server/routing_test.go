@@ -52,6 +52,19 @@ func testTwoNodes(t *testing.T, pg string) {
 		t.Fatalf("connection table in Redis: got %v, want %v", where, want)
 	}
 
+	// GET /v1/gateway on either node knows both (round-robin).
+	seen := map[string]string{}
+	for deadline := time.Now().Add(5 * time.Second); len(seen) < 2 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var got struct{ Node, URL string }
+		if st := b.api(t, "GET", "/v1/gateway", nil, &got); st != 200 {
+			t.Fatalf("GET /v1/gateway: status %d", st)
+		}
+		seen[got.Node] = got.URL
+	}
+	if seen["a"] != a.URL() || seen["b"] != b.URL() {
+		t.Fatalf("GET /v1/gateway named %v, want a at %s and b at %s", seen, a.URL(), b.URL())
+	}
+
 	alice.request(t, `{"type":"send","id":"1","to":"bob","cmid":"x1","body":{"text":"from a"}}`)
 	if f := bob.until(t, "msg"); f["msg"].(map[string]any)["body"].(map[string]any)["text"] != "from a" {
 		t.Fatalf("bob on node b: got %v", f)

@@ -307,7 +307,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if advertise == "" {
 		advertise = "http://" + s.ln.Addr().String()
 	}
-	balancer, err := balance.New(balance.Self{ID: cfg.Node, URL: advertise, Conns: s.gw.Count}, cfg.Balance)
+	self := balance.Self{ID: cfg.Node, URL: advertise, Conns: s.gw.Count}
+	balancer, err := balance.New(s.routing.nodes(self, cfg.Logger), cfg.Balance)
 	if err != nil {
 		return nil, err
 	}
