@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/events"
@@ -178,4 +181,101 @@ func TestRelayShrinksStepsThatFail(t *testing.T) {
 	if got := logIDs(t, l); !slices.Equal(got, want) {
 		t.Fatalf("log: got %q, want %q", got, want)
 	}
+}
+
+// TestRelayUnderConcurrentWrites: batches appended from several
+// goroutines while the relay runs, with reads in between, reach the log
+// exactly once each, every conversation's messages in seq order.
+func TestRelayUnderConcurrentWrites(t *testing.T) {
+	logs(t, func(t *testing.T, fx *fixture, l events.EventLog) {
+		r := events.NewRelay(fx.db, l, events.RelayConfig{Interval: time.Millisecond, Rows: 7, MaxEvents: 50})
+		r.Start()
+		defer r.Close()
+		convs := []string{annBob, parley.DirectConvID("ann", "cat"), parley.DirectConvID("bob", "cat")}
+		if err := fx.db.EnsureConversations(t.Context(), []parley.Conversation{
+			{AppID: app, ID: convs[1], Kind: parley.ConvDirect, Members: []string{"ann", "cat"}},
+			{AppID: app, ID: convs[2], Kind: parley.ConvDirect, Members: []string{"bob", "cat"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		const writers, batches = 4, 25
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for b := range batches {
+					var ms []*parley.Message
+					for i := range 1 + b%5 {
+						c := convs[(w+b+i)%len(convs)]
+						from, _, _ := parley.DirectPeers(c)
+						ms = append(ms, &parley.Message{AppID: app, ConvID: c, ID: ulid.Make().String(), Sender: from,
+							Kind: parley.KindText, Body: json.RawMessage(`{"text":"x"}`), Time: 1})
+					}
+					if _, err := fx.db.Append(context.Background(), ms); err != nil {
+						t.Error(err)
+						return
+					}
+					if b%4 == 0 {
+						_, _, _ = fx.db.MarkRead(context.Background(), app, annBob, "bob", uint64(b))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		var stored int
+		for _, c := range convs {
+			ms, err := fx.db.Messages(t.Context(), app, c, parley.MessageRange{Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored += len(ms)
+		}
+		var evs []events.Event
+		waitFor(t, "every message in the log", func() bool {
+			evs = evs[:0]
+			var after uint64
+			for {
+				page, err := l.Read(t.Context(), app, after, 0)
+				if err != nil || len(page) == 0 {
+					break
+				}
+				evs = append(evs, page...)
+				after = page[len(page)-1].Offset
+			}
+			return len(ofType(evs, events.TypeMessage)) >= stored
+		})
+		seen := map[string]bool{}
+		last := map[string]uint64{}
+		for _, e := range evs {
+			if seen[e.ID] {
+				t.Fatalf("event %s twice", e.ID)
+			}
+			seen[e.ID] = true
+			if e.Type != events.TypeMessage {
+				continue
+			}
+			var m parley.Message
+			if err := json.Unmarshal(e.Data, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Seq != last[m.ConvID]+1 {
+				t.Fatalf("%s: seq %d after %d", m.ConvID, m.Seq, last[m.ConvID])
+			}
+			last[m.ConvID] = m.Seq
+		}
+		if n := len(ofType(evs, events.TypeMessage)); n != stored {
+			t.Fatalf("message events: got %d, want the %d stored", n, stored)
+		}
+	})
+}
+
+func ofType(evs []events.Event, typ string) []events.Event {
+	var out []events.Event
+	for _, e := range evs {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
 }
