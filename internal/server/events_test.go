@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -267,4 +268,45 @@ func TestEventStreamEndToEnd(t *testing.T) {
 	if d := describe(t, ofTypes(more, events.TypeMessage)); d[len(d)-1] != "msg "+dm+" 6 text" {
 		t.Fatalf("after the restart, the last message event: %q", d[len(d)-1])
 	}
+}
+
+// FuzzEventsAPI sends arbitrary webhook bodies and event-read parameters
+// to a real node: no input may get a 5xx answer or take the node down,
+// and a webhook is stored only from a valid body.
+func FuzzEventsAPI(f *testing.F) {
+	for _, s := range []struct{ body, after, limit string }{
+		{`{"url":"https://example.com/h","secret":"0123456789abcdef"}`, "0", "10"},
+		{`{"url":"http://127.0.0.1:9/","secret":"0123456789abcdef","after":0}`, "", ""},
+		{`{"url":"https://example.com/h","secret":"0123456789abcdef","after":99}`, "99", "1001"},
+		{`{"url":"javascript:alert(1)","secret":"x"}`, "-1", "0"},
+		{`{"url":"` + strings.Repeat("a", 3000) + `"}`, "18446744073709551616", "1e3"},
+		{``, "x", " 1"}, {`{}`, "00", "+5"}, {`null`, "0x10", "1000"}, {"{\"url\":\"\xff\"}", "%00", ""},
+	} {
+		f.Add(s.body, s.after, s.limit)
+	}
+	n := startNode(f, "gws")
+	f.Fuzz(func(t *testing.T, body, after, limit string) {
+		req, _ := http.NewRequest("PUT", n.URL()+"/v1/server/webhook", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+n.key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode >= 500 {
+			t.Fatalf("PUT webhook %q: status %d", body, res.StatusCode)
+		}
+		if res.StatusCode == 200 {
+			var req struct{ URL, Secret string }
+			_ = json.Unmarshal([]byte(body), &req)
+			if w := (events.Webhook{URL: req.URL, Secret: req.Secret}); w.Validate() != nil {
+				t.Fatalf("PUT webhook %q stored an invalid webhook", body)
+			}
+		}
+		q := "/v1/server/events?after=" + url.QueryEscape(after) + "&limit=" + url.QueryEscape(limit)
+		if st := n.api(t, "GET", q, nil, nil); st >= 500 {
+			t.Fatalf("GET %s: status %d", q, st)
+		}
+	})
 }
