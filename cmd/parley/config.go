@@ -43,6 +43,8 @@ type config struct {
 	// AdvertiseURL and Balance: see server.Config.
 	AdvertiseURL string `koanf:"advertise_url"`
 	Balance      string `koanf:"balance"`
+	// Roles: see server.Config.
+	Roles string `koanf:"roles"`
 	// Postgres and PostgresRead: see server.Config.
 	Postgres     string `koanf:"postgres"`
 	PostgresRead string `koanf:"postgres_read"`
@@ -98,6 +100,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("receipts-list", d.ReceiptsList, "the largest conversation whose read receipts name the readers, not only count them")
 	fs.String("advertise-url", "", "base URL clients reach this node at, handed out by GET /v1/gateway (default http://<addr>)")
 	fs.String("balance", d.Balance, "how GET /v1/gateway picks a node: round-robin, ip-hash or least-connections")
+	fs.String("roles", "gateway,logic,worker", "what this node does: gateway (client connections), logic (sends, server API), worker (background work); a node without logic needs --nats")
 	fs.String("postgres", "", "PostgreSQL connection string of the store every node shares (postgres://user@host:5432/db); empty: SQLite in --data, one node")
 	fs.String("postgres-read", "", "PostgreSQL connection string of a read replica for history and search")
 	fs.String("redis", "", "Redis URL for the connection table shared by every node (redis://host:port/db); empty: in memory, one node")
@@ -192,7 +195,7 @@ func (c config) server() server.Config {
 		Interest: in, PresenceDebounce: c.PresenceDebounce,
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
-		Postgres: c.Postgres, PostgresRead: c.PostgresRead,
+		Roles: c.Roles, Postgres: c.Postgres, PostgresRead: c.PostgresRead,
 		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort,
 	}
 }

@@ -77,6 +77,10 @@ type Server struct {
 	Social Social
 	// ClientAuth checks the client tokens of the files endpoints.
 	ClientAuth gateway.Authenticator
+	// NoClients leaves out the routes of client devices (a node without
+	// the gateway role); NoServerAPI those of business backends (a node
+	// without the logic role).
+	NoClients, NoServerAPI bool
 	// Balancer answers GET /v1/gateway (gateway.go); nil leaves it out.
 	Balancer Balancer
 	// Ready reports whether the node can serve (storage reachable...).

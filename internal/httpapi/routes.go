@@ -11,7 +11,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.HandleFunc("GET /v1/gateway", s.gateway)
 	}
 
-	// Clients.
+	if !s.NoClients {
+		s.clientRoutes(mux)
+	}
+	if !s.NoServerAPI {
+		s.apiRoutes(mux)
+	}
+}
+
+// clientRoutes are the routes of client devices (the gateway role).
+func (s *Server) clientRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/ws", s.Client.ServeWS)
 	mux.HandleFunc("POST /v1/lp/connect", s.Client.ServeLPConnect)
 	mux.HandleFunc("GET /v1/lp/poll", s.Client.ServeLPPoll)
@@ -22,7 +31,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.Handle("GET /v1/files/{id}", s.user(s.downloadFile))
 	}
 
-	// Business backends, authenticated by the app's API key.
+}
+
+// apiRoutes are the routes of business backends, authenticated by the
+// app's API key (the logic role).
+func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/server/users", s.app(s.upsertUsers))
 	mux.Handle("GET /v1/server/users/{user}", s.app(s.getUser))
 	mux.Handle("POST /v1/server/users/{user}/revoke", s.app(s.revoke))

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -93,5 +95,50 @@ func testTwoNodes(t *testing.T, pg string) {
 	conns, err = reg.Locate(ctx, "demo", []string{"alice", "bob"})
 	if err != nil || len(conns) != 1 || conns[0].UserID != "alice" {
 		t.Fatalf("after node b closed: got %+v, %v; want alice's connection only", conns, err)
+	}
+}
+
+// TestRolesSplitAcrossNodes: a logic node (no client connections) and a
+// gateway node (no server API, no committer of its own sends) over
+// PostgreSQL, Redis and NATS: alice's send on the gateway is committed by
+// the logic node, answered to alice and pushed to bob, in order; each node
+// serves only its role's routes.
+func TestRolesSplitAcrossNodes(t *testing.T) {
+	rdb := testservers.Redis(t)
+	prefix := testservers.RedisPrefix(t, rdb)
+	redisURL := "redis://" + rdb.Options().Addr
+	nats := testservers.StartNATS(t)
+	pg := testservers.Postgres(t)
+	lg := startNode(t, "gws", func(c *server.Config) {
+		c.Node, c.Roles, c.Redis, c.RedisPrefix, c.NATS, c.Postgres = "lg", "logic,worker", redisURL, prefix, nats.URL(), pg
+	})
+	gw := startNode(t, "gws", func(c *server.Config) {
+		c.Node, c.Roles, c.Redis, c.RedisPrefix, c.NATS, c.Postgres, c.DataDir = "gw", "gateway", redisURL, prefix, nats.URL(), pg, lg.data
+	})
+	lg.users(t, "alice", "bob")
+	gw.key = lg.key
+	if st := gw.api(t, "POST", "/v1/server/users", map[string]any{"users": []map[string]string{{"id": "x"}}}, nil); st != 404 {
+		t.Errorf("server API on the gateway-only node: status %d, want 404", st)
+	}
+	if resp, err := http.Get(lg.URL() + "/v1/lp/poll?sid=x"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("long-poll on the logic-only node: %v %v, want 404", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	alice, bob := dialWS(t, gw), dialWS(t, gw)
+	alice.auth(t, lg.token(t, "alice"), "phone")
+	bob.auth(t, lg.token(t, "bob"), "laptop")
+	for i := 1; i <= 20; i++ {
+		alice.send(t, fmt.Sprintf(`{"type":"send","id":"%d","to":"bob","cmid":"m%d","body":{"text":"%d"}}`, i, i, i))
+	}
+	for i := 1; i <= 20; i++ {
+		f := alice.until(t, "res")
+		if f["id"] != fmt.Sprint(i) || f["data"].(map[string]any)["msg"].(map[string]any)["seq"] != float64(i) {
+			t.Fatalf("alice's answer %d: got %v, want seq %d", i, f, i)
+		}
+		m := bob.until(t, "msg")["msg"].(map[string]any)
+		if m["seq"] != float64(i) {
+			t.Fatalf("bob's push %d: got %v", i, m)
+		}
 	}
 }

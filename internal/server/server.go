@@ -31,6 +31,7 @@ import (
 	"github.com/parley-im/parley/internal/gateway/nbiows"
 	"github.com/parley-im/parley/internal/httpapi"
 	"github.com/parley-im/parley/internal/notify"
+	"github.com/parley-im/parley/internal/remote"
 	"github.com/parley-im/parley/internal/social"
 	"github.com/parley-im/parley/wire"
 )
@@ -82,6 +83,12 @@ type Config struct {
 	// PresenceDebounce is how long a user stays without a connection
 	// before the users who care are told it went offline (5s).
 	PresenceDebounce time.Duration
+
+	// Roles are what this node does, comma-separated (all three when
+	// empty): gateway (client connections), logic (sends and the server
+	// API) and worker (background work). A node without logic hands its
+	// clients' sends to the logic nodes over NATS, so NATS is required.
+	Roles string
 
 	// Postgres, when set, is the PostgreSQL connection string of the
 	// store every node shares (internal/postgres), and PostgresRead that
@@ -158,6 +165,11 @@ func (c *Config) Validate() error {
 	if _, err := balance.New(nil, c.Balance); err != nil {
 		return err
 	}
+	if r, err := parseRoles(c.Roles); err != nil {
+		return err
+	} else if !r.logic && c.NATS == "" {
+		return errors.New("a node without the logic role needs NATS to reach the logic nodes")
+	}
 	if !parley.ValidID(c.Node) {
 		return fmt.Errorf("node id %q is not valid", c.Node)
 	}
@@ -202,26 +214,27 @@ func FilesDir(dataDir string) string { return filepath.Join(dataDir, "files") }
 
 // Server is a running node.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   nodeStore // store.go
-	routing routing   // routing.go
-	reg     parley.Registry
-	bus     parley.Bus
-	chat    *chat.Service
-	social  *social.Service
-	consult *consult.Service
-	notify  *notify.Service
-	events  *events.Service
-	gw      *gateway.Gateway
-	ws      gateway.Upgrader
-	metrics nodeMetrics
-	stopB   func()
-	http    *http.Server
-	ln      net.Listener
-	errc    chan error
-	trim    *memTrimmer
-	once    sync.Once
+	cfg       Config
+	log       *slog.Logger
+	store     nodeStore // store.go
+	routing   routing   // routing.go
+	reg       parley.Registry
+	bus       parley.Bus
+	chat      *chat.Service
+	social    *social.Service
+	consult   *consult.Service
+	notify    *notify.Service
+	events    *events.Service
+	gw        *gateway.Gateway
+	ws        gateway.Upgrader
+	metrics   nodeMetrics
+	stopB     func()
+	stopLogic func() // serving other nodes' sends (roles.go)
+	http      *http.Server
+	ln        net.Listener
+	errc      chan error
+	trim      *memTrimmer
+	once      sync.Once
 }
 
 // Start opens the node's storage, runs migrations, creates the demo app on
@@ -281,16 +294,22 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Observer: storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) })})
 	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
 		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
-	s.events = events.New(s.store, s.store.EventLog(), s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events})
+	role, _ := parseRoles(cfg.Roles) // checked by Validate
+	s.events = events.New(s.store, s.store.EventLog(), s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events,
+		NoWebhooks: !role.worker})
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.social, Presence: s.consult, Events: s.events,
 	})
+	var gwChat gateway.Chat = s.chat
+	if !role.logic {
+		gwChat = remoteChat{s.chat, remote.NewClient(s.routing.nc, "", remoteSendTimeout)}
+	}
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
 		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.gw, Social: s.social, Consult: s.consult,
-	}, s.ws, clientAuth, s.chat, s.social.Registry())
+	}, s.ws, clientAuth, gwChat, s.social.Registry())
 	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
 	s.notify = notify.New(s.store, notify.Config{Notifier: cfg.Notifier, MaxGroup: cfg.OfflinePushMaxGroup,
 		Logger: cfg.Logger, Now: cfg.Now, Metrics: metrics.notify})
@@ -298,6 +317,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	disp.OnOffline(chat.DeliverMsgVariants, s.notify.Offline)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
+	}
+	if role.logic && s.routing.nc != nil {
+		if s.stopLogic, err = remote.Serve(s.routing.nc, "", s.chat, remoteSendTimeout, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	s.routing.startLease(s.gw.Live)
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -313,8 +337,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	api := &httpapi.Server{
-		Balancer: balancer,
-		Store:    s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
+		Balancer: balancer, NoClients: !role.gateway, NoServerAPI: !role.logic,
+		Store: s.store, Chat: s.chat, Push: disp, Client: s.gw, Files: fileSvc, ClientAuth: clientAuth,
 		Node: cfg.Node, Version: Version, Social: s.social,
 		Logger: cfg.Logger, Now: cfg.Now, Groups: s.chat, Consult: s.consult, Settings: appSettings, Events: s.events,
 		Ready: func(ctx context.Context) error {
@@ -330,7 +354,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
 	s.trim = startMemTrimmer()
-	s.log.Info("parley serving", "addr", s.ln.Addr().String(), "node_id", cfg.Node, "data", cfg.DataDir, "transport", cfg.Transport)
+	s.log.Info("parley serving", "addr", s.ln.Addr().String(), "node_id", cfg.Node, "roles", role.String(), "data", cfg.DataDir, "transport", cfg.Transport)
 	return s, nil
 }
 
@@ -397,6 +421,9 @@ func (s *Server) closeAll() {
 	}
 	if s.trim != nil {
 		s.trim.close()
+	}
+	if s.stopLogic != nil {
+		s.stopLogic() // before chat closes: no new remote sends
 	}
 	if s.stopB != nil {
 		s.stopB()
