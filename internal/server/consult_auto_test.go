@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -215,7 +214,7 @@ func TestConsultCanned(t *testing.T) {
 // (real time: how long social waits before telling that a user left).
 func graceTweak(clock *consulttest.Clock) func(*server.Config) {
 	return func(c *server.Config) {
-		c.ConsultClock, c.ConsultGrace, c.PresenceDebounce = clock, 2*time.Minute, 50*time.Millisecond
+		c.ConsultClock, c.ConsultGrace, c.PresenceDebounce = clock, 2*time.Minute, consultDebounce
 	}
 }
 
@@ -256,14 +255,7 @@ func TestConsultOfflineGrace(t *testing.T) {
 		t.Fatalf("no agent %s", agent)
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	step := func(d time.Duration) {
-		t.Helper()
-		if err := clock.Step(ctx, d); err != nil {
-			t.Fatalf("stepping the clock: %v", err)
-		}
-	}
+	step := stepper(t, clock)
 
 	// a1's only device goes.
 	_ = agents["a1"].conn.NetConn().Close()

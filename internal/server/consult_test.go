@@ -320,37 +320,42 @@ func TestConsultAutoResolve(t *testing.T) {
 	state := func() string {
 		return consultOf(u.ok(t, fmt.Sprintf(`{"type":"consult_info","consult":%q}`, id)))["state"].(string)
 	}
+	// waitDue waits for the worker to record the last message: the
+	// consultation is due to resolve after an agent's message, not after
+	// the user's.
 	waitDue := func(want bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			var due bool
 			c := consultOf(u.ok(t, fmt.Sprintf(`{"type":"consult_info","consult":%q}`, id)))
-			due = c["resolve_due"] != nil
-			if due == want || time.Now().After(deadline) {
+			if due := c["resolve_due"] != nil; due == want {
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			if time.Now().After(deadline) {
+				t.Fatalf("resolve_due: got %v, want it set %v", c["resolve_due"], want)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	// step returns once the timer step it set off has run, so "not
+	// resolved yet" below is a fact, not a guess.
+	step := stepper(t, clock)
 	agents["a1"].ok(t, fmt.Sprintf(`{"type":"send","conv":%q,"body":{"text":"yes?"}}`, conv))
 	waitDue(true)
-	clock.Advance(50 * time.Second)
+	step(50 * time.Second)
 	u.ok(t, fmt.Sprintf(`{"type":"send","conv":%q,"body":{"text":"one more thing"}}`, conv))
 	waitDue(false)
-	clock.Advance(50 * time.Second) // 100 s after the agent's message, 50 after the user's
-	time.Sleep(100 * time.Millisecond)
+	step(50 * time.Second) // 100 s after the agent's message, 50 after the user's
 	if s := state(); s != "assigned" {
 		t.Fatalf("after the user wrote: state %s, want assigned", s)
 	}
 	agents["a1"].ok(t, fmt.Sprintf(`{"type":"send","conv":%q,"body":{"text":"done?"}}`, conv))
 	waitDue(true)
-	clock.Advance(59 * time.Second)
-	time.Sleep(100 * time.Millisecond)
+	step(59 * time.Second)
 	if s := state(); s != "assigned" {
 		t.Fatalf("59 s of silence: state %s, want assigned", s)
 	}
-	clock.Advance(2 * time.Second)
+	step(2 * time.Second)
 	f := u.consultPush(t, "resolved")
 	if c := consultOf(f); c["resolved_by"] != parley.SystemUserID || c["agent"] != "a1" {
 		t.Fatalf("resolved push: %v", f)
@@ -365,10 +370,27 @@ func TestConsultAutoResolve(t *testing.T) {
 	}
 }
 
+// stepper returns a function that moves clock by d and returns once
+// the consult timer step the move set off has run (consulttest's Step).
+func stepper(t *testing.T, clock *consulttest.Clock) func(d time.Duration) {
+	return func(d time.Duration) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := clock.Step(ctx, d); err != nil {
+			t.Fatalf("stepping the clock: %v", err)
+		}
+	}
+}
+
+// consultDebounce is the presence debounce of the consult tests: they
+// never reconnect within it on purpose, so it only has to be short.
+const consultDebounce = 50 * time.Millisecond
+
 // TestConsultPresenceToServingAgents: when a user comes online, the agent
 // serving them is told; another online agent is not.
 func TestConsultPresenceToServingAgents(t *testing.T) {
-	n := startNode(t, "gws", quickPresence)
+	n := startNode(t, "gws", func(c *server.Config) { c.PresenceDebounce = consultDebounce })
 	agents := consultSetup(t, n, "least_loaded", []string{"u1"})
 	u, _, f := consultNow(t, n, "u1", "hi")
 	if consultOf(f)["agent"] != "a1" {
@@ -389,13 +411,15 @@ func TestConsultPresenceToServingAgents(t *testing.T) {
 		}
 	}
 	_ = u2
-	agents["a2"].quiet(t, "presence", 2*presenceDebounce)
+	// The same push went to a1 and would have gone to a2: a moment and
+	// a ping later, it would be there.
+	agents["a2"].quiet(t, "presence", 4*consultDebounce)
 }
 
 // TestConsultHundredAtOnce: 100 users consult at the same moment against
 // 10 agents of capacity 3: exactly 30 are assigned, none twice, no agent
-// over capacity; as the 30 are resolved at once, the next 30 in line are
-// assigned, and so on.
+// over capacity; as the 30 are resolved at once, the next 30 in line
+// (the head of the waiting line as it stood) are assigned, and so on.
 func TestConsultHundredAtOnce(t *testing.T) {
 	n := startNode(t, "gws")
 	var users, agents []string
@@ -412,10 +436,25 @@ func TestConsultHundredAtOnce(t *testing.T) {
 			t.Fatalf("agent: %d", st)
 		}
 	}
+	// Every client asks before any answer is awaited, so that the
+	// server works on the authentications, then the openings, together
+	// (as it would for 100 real users) rather than one at a time.
 	clients := make([]*cc, len(users))
 	for i, u := range users {
-		clients[i] = consultLogin(t, n, u)
-		clients[i].ok(t, `{"type":"consult_open","shop":"s1"}`)
+		clients[i] = &cc{wsClient: dialWS(t, n), user: u}
+		clients[i].send(t, `{"type":"auth","id":"a","token":"`+n.token(t, u)+`","device":"d1","platform":"web"}`)
+	}
+	for _, frame := range []string{"", `{"type":"consult_open","id":"o","shop":"s1"}`} {
+		for _, c := range clients {
+			if frame != "" {
+				c.send(t, frame)
+			}
+		}
+		for _, c := range clients {
+			if f := c.await(t, func(f map[string]any) bool { return f["type"] == "res" || f["type"] == "err" }); f["type"] != "res" {
+				t.Fatalf("%s: got %v", c.user, f)
+			}
+		}
 	}
 	var wg sync.WaitGroup
 	for i, c := range clients {
@@ -430,35 +469,65 @@ func TestConsultHundredAtOnce(t *testing.T) {
 	wg.Wait()
 	st := n.Store().(consult.Store)
 	ctx := context.Background()
+	count := func(state parley.ConsultState) []parley.Consultation {
+		t.Helper()
+		cs, err := st.Consults(ctx, "demo", consult.Filter{Shop: "s1", States: []parley.ConsultState{state}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	var line []parley.Consultation // the waiting line when the last round was resolved
 	for round := 0; round < 4; round++ {
 		want := min(30, 100-30*round)
-		var assigned []parley.Consultation
+		// Wait on the agents' loads (ten rows; they move with the
+		// assignments, in the same transactions), then for the line to
+		// hold everyone else.
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			var err error
-			assigned, err = st.Consults(ctx, "demo", consult.Filter{Shop: "s1", States: []parley.ConsultState{parley.ConsultAssigned}})
+			as, err := st.Agents(ctx, "demo", "s1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			waiting, _ := st.Consults(ctx, "demo", consult.Filter{Shop: "s1", States: []parley.ConsultState{parley.ConsultPending}})
-			if len(assigned) == want && len(waiting) == max(0, 100-30*(round+1)) || time.Now().After(deadline) {
+			total := 0
+			for _, a := range as {
+				if a.Load > a.MaxLoad {
+					t.Fatalf("agent %s holds %d, over its capacity %d", a.ID, a.Load, a.MaxLoad)
+				}
+				total += a.Load
+			}
+			if total > want {
+				t.Fatalf("round %d: loads add up to %d, want %d", round, total, want)
+			}
+			if total == want && len(count(parley.ConsultPending)) == max(0, 100-30*(round+1)) {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: loads add up to %d, want %d", round, total, want)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		assigned := count(parley.ConsultAssigned)
 		if len(assigned) != want {
 			t.Fatalf("round %d: %d assigned, want %d", round, len(assigned), want)
 		}
-		as, _ := st.Agents(ctx, "demo", "s1")
-		total := 0
-		for _, a := range as {
-			if a.Load > a.MaxLoad {
-				t.Fatalf("agent %s holds %d, over its capacity %d", a.ID, a.Load, a.MaxLoad)
+		if round > 0 {
+			var got, head []string
+			for _, c := range assigned {
+				got = append(got, c.ID)
 			}
-			total += a.Load
+			for _, c := range line[:want] {
+				head = append(head, c.ID)
+			}
+			slices.Sort(got)
+			slices.Sort(head)
+			if !slices.Equal(got, head) {
+				t.Fatalf("round %d: assigned %v, want the head of the line %v", round, got, head)
+			}
 		}
-		if total != want {
-			t.Fatalf("round %d: loads add up to %d, want %d", round, total, want)
+		var err error
+		if line, err = st.Waiting(ctx, "demo", "s1", parley.MaxConsultsListed); err != nil {
+			t.Fatal(err)
 		}
 		var rwg sync.WaitGroup
 		for _, c := range assigned {
