@@ -121,9 +121,9 @@ type ConsultViewRes struct {
 }
 
 // ConsultPush is the consult push: Event names the change ("opened",
-// "pending", "waiting" with Position, "assigned", "transferred",
-// "requeued", "resolved", "rated", "status" with Agent), Consult is the
-// consultation after it.
+// "pending", "waiting" with Position, "assigned", "transferred" (to an
+// agent, or back to the line for a team), "resolved", "rated", "status"
+// with Agent), Consult is the consultation after it.
 type ConsultPush struct {
 	Type     string               `json:"type"`
 	Event    string               `json:"event"`
