@@ -130,6 +130,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, "parley", server.Version) },
 	}
 	root.AddCommand(serve, migrate, app, token, version, newBenchCmd(ctx, stdout, stderr))
+	root.AddCommand(newMoveCmd(ctx, getenv, stdout))
 	return root
 }
 
