@@ -36,7 +36,10 @@ type Service struct {
 	sig   *Signal
 	now   func() time.Time
 	relay *Relay
-	wh    *Webhooks // nil when NoWebhooks
+	whCfg WebhookConfig
+
+	whMu sync.Mutex
+	wh   *Webhooks // nil while webhook delivery is off here
 
 	drain     chan struct{} // closed by Drain
 	drainOnce sync.Once
@@ -58,13 +61,31 @@ func New(outbox Outbox, log EventLog, hooks WebhookStore, cfg Config) *Service {
 	if wc.Now == nil {
 		wc.Now = cfg.Now
 	}
-	s := &Service{log: log, hooks: hooks, sig: sig, now: cfg.Now, relay: NewRelay(outbox, log, rc), drain: make(chan struct{})}
+	s := &Service{log: log, hooks: hooks, sig: sig, now: cfg.Now, relay: NewRelay(outbox, log, rc), whCfg: wc, drain: make(chan struct{})}
 	s.relay.Start()
 	if !cfg.NoWebhooks {
-		s.wh = NewWebhooks(hooks, log, wc)
-		s.wh.Start()
+		s.SetWebhooks(true)
 	}
 	return s
+}
+
+// SetWebhooks turns webhook delivery on this node on or off. In a
+// cluster one node delivers (the one that holds the webhook lease, see
+// internal/singleton): it turns delivery on when it takes the lease and
+// off when it loses it. Turning it off stops every deliverer (a POST in
+// flight is cancelled and its batch sent again by the next deliverer:
+// webhooks are at least once). Safe for concurrent use.
+func (s *Service) SetWebhooks(on bool) {
+	s.whMu.Lock()
+	defer s.whMu.Unlock()
+	switch {
+	case on && s.wh == nil:
+		s.wh = NewWebhooks(s.hooks, s.log, s.whCfg)
+		s.wh.Start()
+	case !on && s.wh != nil:
+		s.wh.Close()
+		s.wh = nil
+	}
 }
 
 // Drain ends the waits of Read calls in progress and of those to come:
@@ -76,9 +97,7 @@ func (s *Service) Drain() { s.drainOnce.Do(func() { close(s.drain) }) }
 // drains Read).
 func (s *Service) Close() {
 	s.Drain()
-	if s.wh != nil {
-		s.wh.Close()
-	}
+	s.SetWebhooks(false)
 	s.relay.Close()
 }
 
@@ -214,6 +233,8 @@ func (s *Service) DeadLetters(ctx context.Context, app string, after int64, limi
 }
 
 func (s *Service) reload() {
+	s.whMu.Lock()
+	defer s.whMu.Unlock()
 	if s.wh != nil {
 		s.wh.Reload()
 	}

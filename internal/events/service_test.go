@@ -126,3 +126,34 @@ func TestServiceWebhookLifecycle(t *testing.T) {
 }
 
 func ptr(n uint64) *uint64 { return &n }
+
+// TestServiceSetWebhooks: delivery off on this node delivers nothing;
+// turned on, it delivers from the stored cursor; off and on again, it
+// goes on where it stopped.
+func TestServiceSetWebhooks(t *testing.T) {
+	fx := newFixture(t)
+	s := newService(t, fx)
+	s.SetWebhooks(false)
+	rc := newReceiver(t)
+	if _, err := s.PutWebhook(t.Context(), app, rc.srv.URL, secret, ptr(0)); err != nil {
+		t.Fatal(err)
+	}
+	first := fx.send("ann", 2)
+	waitFor(t, "two events", func() bool { p, _ := s.Read(t.Context(), app, 0, 10, 0); return len(p.Events) == 2 })
+	time.Sleep(100 * time.Millisecond)
+	if ids, _, _, _ := rc.got(); len(ids) != 0 {
+		t.Fatalf("delivery off: got %q", ids)
+	}
+	s.SetWebhooks(true)
+	waitFor(t, "both delivered", func() bool { ids, _, _, _ := rc.got(); return len(ids) == 2 })
+	s.SetWebhooks(false)
+	second := fx.send("bob", 1)
+	waitFor(t, "three events", func() bool { p, _ := s.Read(t.Context(), app, 0, 10, 0); return len(p.Events) == 3 })
+	s.SetWebhooks(true)
+	s.SetWebhooks(true) // already on: nothing changes
+	waitFor(t, "the third delivered", func() bool { ids, _, _, _ := rc.got(); return len(ids) == 3 })
+	time.Sleep(100 * time.Millisecond)
+	if ids, _, _, _ := rc.got(); !slices.Equal(ids, append(first, second...)) {
+		t.Fatalf("delivered %q, want each event once in order", ids)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/parley-im/parley/internal/inmem"
 	"github.com/parley-im/parley/internal/natsbus"
 	"github.com/parley-im/parley/internal/redisreg"
+	"github.com/parley-im/parley/internal/singleton"
 )
 
 // NATSEmbedded is the value of Config.NATS that runs a NATS server inside
@@ -37,6 +38,46 @@ type routing struct {
 
 	stopAnnounce chan struct{} // closed by close; nil if not announcing
 	announced    chan struct{} // closed when the announcer returns
+
+	stopSingles context.CancelFunc // ends the singleton leases' Run
+	singlesCtx  context.Context
+	singles     *sync.WaitGroup
+}
+
+// singleton runs active(true) while this node holds the cluster-wide
+// lease named name (in Redis), and active(false) when it stops holding
+// it, until stopSingletons. Without Redis there is one node: it is
+// always active.
+func (r *routing) singleton(cfg *Config, name string, active func(bool)) {
+	if r.rdb == nil {
+		active(true)
+		return
+	}
+	if r.stopSingles == nil {
+		var ctx context.Context
+		ctx, r.stopSingles = context.WithCancel(context.Background())
+		r.singlesCtx, r.singles = ctx, new(sync.WaitGroup)
+	}
+	prefix := cfg.RedisPrefix
+	if prefix == "" {
+		prefix = "parley:"
+	}
+	l := singleton.New(r.rdb, prefix+"singleton:"+name, 0, cfg.Logger)
+	r.singles.Add(1)
+	go func() {
+		defer r.singles.Done()
+		l.Run(r.singlesCtx, active)
+	}()
+}
+
+// stopSingletons gives up every singleton lease (each active(false) has
+// run when it returns).
+func (r *routing) stopSingletons() {
+	if r.stopSingles != nil {
+		r.stopSingles()
+		r.singles.Wait()
+		r.stopSingles = nil
+	}
 }
 
 type closingBus interface {
@@ -160,6 +201,7 @@ func (d *directory) Nodes(ctx context.Context) ([]balance.Node, error) {
 // close releases the lease (the node's rows vanish for every other node
 // at once) and closes the bus and the connections, in that order.
 func (r *routing) close(ctx context.Context) {
+	r.stopSingletons()
 	if r.stopAnnounce != nil {
 		close(r.stopAnnounce)
 		<-r.announced

@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/events"
 	"github.com/parley-im/parley/internal/redisreg"
 	"github.com/parley-im/parley/internal/server"
 	"github.com/parley-im/parley/internal/testservers"
@@ -140,5 +144,78 @@ func TestRolesSplitAcrossNodes(t *testing.T) {
 		if m["seq"] != float64(i) {
 			t.Fatalf("bob's push %d: got %v", i, m)
 		}
+	}
+}
+
+// TestWebhooksDeliveredByOneWorker: two worker nodes on one PostgreSQL
+// database and Redis: a webhook receives each event once (one node
+// delivers), and when that node stops, the other goes on from its cursor.
+func TestWebhooksDeliveredByOneWorker(t *testing.T) {
+	rdb := testservers.Redis(t)
+	prefix := testservers.RedisPrefix(t, rdb)
+	redisURL := "redis://" + rdb.Options().Addr
+	pg := testservers.Postgres(t)
+	var mu sync.Mutex
+	var ids []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b events.WebhookBody
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		mu.Lock()
+		for _, e := range b.Events {
+			ids = append(ids, e.ID)
+		}
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	a := startNode(t, "gws", func(c *server.Config) {
+		c.Node, c.Redis, c.RedisPrefix, c.Postgres = "a", redisURL, prefix, pg
+	})
+	b := startNode(t, "gws", func(c *server.Config) {
+		c.Node, c.Redis, c.RedisPrefix, c.Postgres, c.DataDir = "b", redisURL, prefix, pg, a.data
+	})
+	a.users(t, "alice", "bob")
+	if st := a.api(t, "PUT", "/v1/server/webhook", map[string]any{"url": hook.URL, "secret": "0123456789abcdef0123"}, nil); st != 200 {
+		t.Fatalf("PUT webhook: status %d", st)
+	}
+	send := func(n *node, text string) {
+		t.Helper()
+		if st := n.api(t, "POST", "/v1/server/messages", map[string]any{"from": "alice", "to": "bob", "body": map[string]string{"text": text}}, nil); st != 200 {
+			t.Fatalf("send: status %d", st)
+		}
+	}
+	delivered := func(want int) []string {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			n := len(ids)
+			mu.Unlock()
+			if n >= want {
+				break
+			}
+		}
+		time.Sleep(300 * time.Millisecond) // a second deliverer would have posted by now
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ids)
+	}
+	for i := range 5 {
+		send(a, fmt.Sprint("a", i))
+		send(b, fmt.Sprint("b", i))
+	}
+	got := delivered(10)
+	if len(got) != 10 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 10 {
+		t.Fatalf("webhook got %d events (%q), want 10 distinct, each once", len(got), got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send(b, "after")
+	if got := delivered(11); len(got) != 11 {
+		t.Fatalf("after node a stopped: webhook got %d events, want 11", len(got))
 	}
 }

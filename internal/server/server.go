@@ -296,7 +296,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
 	role, _ := parseRoles(cfg.Roles) // checked by Validate
 	s.events = events.New(s.store, s.store.EventLog(), s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events,
-		NoWebhooks: !role.worker})
+		NoWebhooks: true}) // delivery: one worker node at a time, below
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.social, Presence: s.consult, Events: s.events,
@@ -317,6 +317,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	disp.OnOffline(chat.DeliverMsgVariants, s.notify.Offline)
 	if s.stopB, err = s.bus.Listen(cfg.Node, s.gw.Deliver); err != nil {
 		return nil, err
+	}
+	if role.worker {
+		s.routing.singleton(&cfg, "webhooks", s.events.SetWebhooks)
 	}
 	if role.logic && s.routing.nc != nil {
 		if s.stopLogic, err = remote.Serve(s.routing.nc, "", s.chat, remoteSendTimeout, cfg.Logger); err != nil {
@@ -440,6 +443,7 @@ func (s *Server) closeAll() {
 	if s.notify != nil {
 		s.notify.Close() // after chat: its last commits may notify
 	}
+	s.routing.stopSingletons() // before the work they start stops
 	if s.events != nil {
 		s.events.Close() // after chat: the relay's last step; the outbox keeps the rest
 	}
