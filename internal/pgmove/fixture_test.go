@@ -230,6 +230,15 @@ func take(ctx context.Context, t *testing.T, st fullStore, log events.EventLog, 
 				r, err := st.SearchMessages(ctx, app, u, parley.SearchQuery{Text: q})
 				put(app+"/search/"+u+"/"+q, r, err)
 			}
+			// Pages of two: the cursors must carry over too.
+			for q, page := (parley.SearchQuery{Text: "message", Limit: 2}), 0; ; page++ {
+				r, err := st.SearchMessages(ctx, app, u, q)
+				put(fmt.Sprintf("%s/search/%s/message/%d", app, u, page), r, err)
+				if r.Next == 0 {
+					break
+				}
+				q.Before = r.Next
+			}
 		}
 	}
 	for _, c := range []string{f.annBob, f.annCat, f.group, parley.ConsultConvID("s1", "ann")} {

@@ -21,7 +21,7 @@ func (m *mover) copyOutbox(ctx context.Context) error {
 		return err
 	}
 	defer rows.Close()
-	src := newRowSource(rows, 4, func(in, out []any) error {
+	src := newRowSource(rows, 4, 4, func(in, out []any) error {
 		kind, _ := in[2].(string)
 		data, _ := in[3].(string)
 		msgs, read, err := outboxColumns(kind, data)

@@ -10,8 +10,9 @@
 // offline pushes, the consultation tables, the event stream's outbox,
 // log, webhooks and dead letters), with identity sequences set past the
 // ids moved. What is rebuilt instead: every message's search document,
-// made by postgres.SearchDocument as Append makes it, in SQLite's storage
-// order (search order); the outbox rows, re-encoded in PostgreSQL's
+// made by postgres.SearchDocument as Append makes it, under the search
+// id SQLite gave the message (so result order and page cursors carry
+// over); the outbox rows, re-encoded in PostgreSQL's
 // form; and the version counters (decision record 0005), each set to the
 // highest version its space may have handed out, so that every version
 // handed out after the move is above every version a device may hold:
@@ -293,7 +294,7 @@ func (m *mover) copyTable(ctx context.Context, t string) error {
 		return err
 	}
 	defer rows.Close()
-	src := newRowSource(rows, len(cols), func(in, out []any) error {
+	src := newRowSource(rows, len(cols), len(cols), func(in, out []any) error {
 		for i, v := range in {
 			var err error
 			if out[i], err = convs[i](v); err != nil {

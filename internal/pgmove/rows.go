@@ -13,10 +13,11 @@ type rowSource struct {
 	err     error
 }
 
-// newRowSource reads rows of n columns; convert fills out (the row COPY
-// gets) from in (the row scanned).
-func newRowSource(rows *sql.Rows, n int, convert func(in, out []any) error) *rowSource {
-	s := &rowSource{rows: rows, in: make([]any, n), out: make([]any, n), ptrs: make([]any, n), convert: convert}
+// newRowSource reads rows of in columns and gives COPY rows of out
+// columns; convert fills out (the row COPY gets) from in (the row
+// scanned).
+func newRowSource(rows *sql.Rows, in, out int, convert func(in, out []any) error) *rowSource {
+	s := &rowSource{rows: rows, in: make([]any, in), out: make([]any, out), ptrs: make([]any, in), convert: convert}
 	for i := range s.in {
 		s.ptrs[i] = &s.in[i]
 	}
