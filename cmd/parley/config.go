@@ -53,6 +53,7 @@ type config struct {
 	RedisPrefix string `koanf:"redis_prefix"`
 	NATS        string `koanf:"nats"`
 	NATSPort    int    `koanf:"nats_port"`
+	EventLog    string `koanf:"event_log"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -107,6 +108,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.String("redis-prefix", "parley:", "prefix of every Redis key")
 	fs.String("nats", "", `NATS URL(s) carrying deliveries between nodes, or "embedded" to run a NATS server in this node; empty: in process, one node`)
 	fs.Int("nats-port", 0, "with --nats embedded: the port other nodes reach it on (0: none, -1: any free port)")
+	fs.String("event-log", "", "where the event stream is kept: jetstream (default with --nats) or store (the database)")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -196,6 +198,6 @@ func (c config) server() server.Config {
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
 		Roles: c.Roles, Postgres: c.Postgres, PostgresRead: c.PostgresRead,
-		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort,
+		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort, EventLog: c.EventLog,
 	}
 }

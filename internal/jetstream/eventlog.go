@@ -80,6 +80,17 @@ func New(nc *nats.Conn, cfg Config) (*EventLog, error) {
 	return &EventLog{js: j, cfg: cfg, streams: make(map[string]bool)}, nil
 }
 
+// Check reports whether the server serves JetStream to this connection:
+// EUnavailable, with the server's reason, if not.
+func (l *EventLog) Check(ctx context.Context) error {
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	if _, err := l.js.AccountInfo(ctx); err != nil {
+		return unavailable("jetstream.EventLog.Check", err)
+	}
+	return nil
+}
+
 // appToken writes an app id as one subject token and stream name part:
 // bytes other than letters, digits, '-' and '_' become '~' and two hex
 // digits. App ids never hold '~', so no two apps share a token.

@@ -14,7 +14,9 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/balance"
+	"github.com/parley-im/parley/internal/events"
 	"github.com/parley-im/parley/internal/inmem"
+	"github.com/parley-im/parley/internal/jetstream"
 	"github.com/parley-im/parley/internal/natsbus"
 	"github.com/parley-im/parley/internal/redisreg"
 	"github.com/parley-im/parley/internal/singleton"
@@ -129,6 +131,33 @@ func openRouting(ctx context.Context, cfg *Config, busMetrics *natsbus.Metrics) 
 	}
 	r.bus = natsbus.New(r.nc, natsbus.Options{Log: cfg.Logger, Metrics: busMetrics})
 	return r, nil
+}
+
+// Event logs (Config.EventLog).
+const (
+	EventLogJetStream = "jetstream"
+	EventLogStore     = "store"
+)
+
+// eventLog returns the log of the event stream cfg asks for: JetStream on
+// the node's NATS (checked now, so that a NATS without JetStream fails
+// the start with a clear error) or the store's own.
+func (r *routing) eventLog(ctx context.Context, cfg *Config, st nodeStore) (events.EventLog, error) {
+	kind := cfg.EventLog
+	if kind == "" && r.nc != nil {
+		kind = EventLogJetStream
+	}
+	if kind != EventLogJetStream {
+		return st.EventLog(), nil
+	}
+	l, err := jetstream.New(r.nc, jetstream.Config{})
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Check(ctx); err != nil {
+		return nil, fmt.Errorf("the event stream needs JetStream on NATS (or --event-log store): %w", err)
+	}
+	return l, nil
 }
 
 // startLease keeps the node's lease alive and its rows in step with live

@@ -91,6 +91,25 @@ func testTwoNodes(t *testing.T, pg string) {
 		t.Fatalf("alice on node a, the group message from b: got %v", f)
 	}
 
+	// The event stream (JetStream with NATS) has every message once,
+	// read from either node.
+	var msgEvents []string
+	for deadline := time.Now().Add(10 * time.Second); len(msgEvents) < 4 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var page events.Page
+		if st := b.api(t, "GET", "/v1/server/events?after=0&limit=100", nil, &page); st != 200 {
+			t.Fatalf("GET events: status %d", st)
+		}
+		msgEvents = msgEvents[:0]
+		for _, e := range page.Events {
+			if e.Type == events.TypeMessage {
+				msgEvents = append(msgEvents, e.ID)
+			}
+		}
+	}
+	if len(msgEvents) != 4 || len(slices.Compact(slices.Sorted(slices.Values(msgEvents)))) != 4 {
+		t.Fatalf("message events: got %q, want 4 distinct (2 direct, the group's creation, 1 group message)", msgEvents)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := b.Close(ctx); err != nil {

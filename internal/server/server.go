@@ -108,6 +108,10 @@ type Config struct {
 	// in DataDir/nats; empty keeps the bus in process, for a single node.
 	Redis, RedisPrefix, NATS string
 	NATSPort                 int
+	// EventLog is where the event stream is kept: "jetstream" (one stream
+	// per app on the NATS in NATS; the default when NATS is set) or
+	// "store" (the database; the default without NATS).
+	EventLog string
 
 	// AdvertiseURL is the base URL clients reach this node at, which GET
 	// /v1/gateway hands out (http:// + the listen address). Balance is how
@@ -164,6 +168,15 @@ func (c *Config) Validate() error {
 	}
 	if _, err := balance.New(nil, c.Balance); err != nil {
 		return err
+	}
+	switch c.EventLog {
+	case "", EventLogStore:
+	case EventLogJetStream:
+		if c.NATS == "" {
+			return errors.New("the jetstream event log needs NATS")
+		}
+	default:
+		return fmt.Errorf("the event log must be %s or %s, not %q", EventLogJetStream, EventLogStore, c.EventLog)
 	}
 	if r, err := parseRoles(c.Roles); err != nil {
 		return err
@@ -295,7 +308,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
 		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
 	role, _ := parseRoles(cfg.Roles) // checked by Validate
-	s.events = events.New(s.store, s.store.EventLog(), s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events,
+	eventLog, err := s.routing.eventLog(ctx, &cfg, s.store)
+	if err != nil {
+		return nil, err
+	}
+	s.events = events.New(s.store, eventLog, s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events,
 		NoWebhooks: true}) // delivery: one worker node at a time, below
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
