@@ -15,7 +15,7 @@ import (
 // history shows the revised messages. Only the
 // sender may revise, and only within the windows.
 func TestRecallAndEdit(t *testing.T) {
-	e := newEnv(t, "gws", func(c *server.Config) { c.RecallWindow = 400 * time.Millisecond })
+	e := newEnv(t, "gws", func(c *server.Config) { c.RecallWindow = time.Second })
 	e.users("alice", "bob")
 	alice, _ := e.dial("alice", "phone")
 	ctx := ctxT(t)
@@ -97,12 +97,12 @@ func TestRecallAndEdit(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
-	// Past the recall window (400 ms here), the sender may still edit.
+	// Past the recall window (1 s here), the sender may still edit.
 	m5, err := alice.Send(ctx, "bob", "", text("late"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if _, err := alice.Recall(ctx, conv, m5.Seq); parley.ErrorCode(err) != parley.EForbidden {
 		t.Fatalf("recall past the window: %v, want forbidden", err)
 	}

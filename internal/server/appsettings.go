@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
@@ -20,9 +21,12 @@ func nodeSettings(cfg Config) parley.Settings {
 	if edit <= 0 {
 		edit = chat.DefaultEditWindow
 	}
+	// Settings count whole seconds; a window under one second rounds up,
+	// never down to 0 (which means "switched off").
+	secs := func(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
 	s := parley.Settings{
 		Receipts: true, Edit: true, Typing: true,
-		RecallSeconds: int64(recall.Seconds()), EditSeconds: int64(edit.Seconds()),
+		RecallSeconds: secs(recall), EditSeconds: secs(edit),
 		GroupMaxMembers: cfg.GroupMaxMembers, FileMaxBytes: cfg.MaxFileSize,
 	}
 	if s.GroupMaxMembers == 0 {
