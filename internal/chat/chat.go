@@ -93,6 +93,10 @@ type Config struct {
 	GroupCacheMembers int
 	// Observer, if set, is told of every message the committer stores.
 	Observer Observer
+	// GroupChanged, if set, is told of every group change this node
+	// commits (groupsync.go): other nodes must forget their view of it.
+	// It runs on the committer and must not block.
+	GroupChanged func(appID, groupID string)
 }
 
 // Observer is told of the messages the committer stores as new (not

@@ -103,6 +103,7 @@ func (s *Service) commitMsgs(batch []*pending) {
 			e, err := s.group(ctx, p.msg.AppID, gid)
 			if err == nil {
 				err = parley.SendAllowed(&e.g, p.msg.Sender, e.member(p.msg.Sender), now)
+				e, err = s.recheck(ctx, p.msg.AppID, gid, p.msg.Sender, now, e, err) // groupsync.go
 			}
 			if err != nil {
 				results[i].Err = err

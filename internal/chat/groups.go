@@ -54,6 +54,10 @@ type GroupResult struct {
 
 // groupOp is a group change waiting for the committer.
 type groupOp struct {
+	// forgetApp and forget: drop the cached view of this group, changed
+	// on another node (ForgetGroup); nothing else is set.
+	forgetApp, forget string
+
 	create  *parley.Group
 	members []string // create: the members besides the owner
 	change  *parley.GroupChange
@@ -168,6 +172,10 @@ func (s *Service) systemMsg(appID, conv string) *parley.Message {
 // before the change plus those it names (so a removed member learns of
 // the removal, and new members of their joining).
 func (s *Service) commitOp(op *groupOp) {
+	if op.forget != "" {
+		s.groups.drop(groupKey(op.forgetApp, op.forget))
+		return
+	}
 	answered := false
 	defer func() {
 		if v := recover(); v != nil {
@@ -217,6 +225,9 @@ func (s *Service) commitOp(op *groupOp) {
 	op.done(res, err)
 	if err != nil || !res.Changed {
 		return
+	}
+	if s.cfg.GroupChanged != nil {
+		s.cfg.GroupChanged(op.msg.AppID, groupIDOf(op))
 	}
 	payload, merr := json.Marshal(op.msg)
 	if merr != nil {
@@ -347,4 +358,12 @@ func (s *Service) ReadReceipts(ctx context.Context, appID, userID, convID string
 		}
 	}
 	return res, nil
+}
+
+// groupIDOf returns the group an op creates or changes.
+func groupIDOf(op *groupOp) string {
+	if op.create != nil {
+		return op.create.ID
+	}
+	return op.change.GroupID
 }

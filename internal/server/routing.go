@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -40,6 +41,8 @@ type routing struct {
 
 	stopAnnounce chan struct{} // closed by close; nil if not announcing
 	announced    chan struct{} // closed when the announcer returns
+
+	groupSub *nats.Subscription // forgetGroups
 
 	stopSingles context.CancelFunc // ends the singleton leases' Run
 	singlesCtx  context.Context
@@ -131,6 +134,51 @@ func openRouting(ctx context.Context, cfg *Config, busMetrics *natsbus.Metrics) 
 	}
 	r.bus = natsbus.New(r.nc, natsbus.Options{Log: cfg.Logger, Metrics: busMetrics})
 	return r, nil
+}
+
+// groupsSubject carries group changes between nodes, so that each drops
+// its cached view of the group (internal/chat, groupsync.go).
+const groupsSubject = "parley.groups.changed"
+
+type groupChange struct {
+	Node  string `json:"node"`
+	App   string `json:"app"`
+	Group string `json:"group"`
+}
+
+// groupChanged tells the other nodes that this node committed a change
+// to a group. Best effort: a node that misses it still reloads a group
+// whose view refuses a sender.
+func (r *routing) groupChanged(node string, log *slog.Logger) func(app, group string) {
+	if r.nc == nil {
+		return nil
+	}
+	return func(app, group string) {
+		b, _ := json.Marshal(groupChange{Node: node, App: app, Group: group})
+		if err := r.nc.Publish(groupsSubject, b); err != nil {
+			log.Warn("telling other nodes of a group change failed", "err", err, "group_id", group)
+		}
+	}
+}
+
+// forgetGroups makes forget run for every group change another node
+// commits, until close.
+func (r *routing) forgetGroups(node string, forget func(app, group string)) error {
+	if r.nc == nil {
+		return nil
+	}
+	sub, err := r.nc.Subscribe(groupsSubject, func(m *nats.Msg) {
+		var c groupChange
+		if len(m.Data) > 1024 || json.Unmarshal(m.Data, &c) != nil || c.Node == node || c.App == "" || c.Group == "" {
+			return
+		}
+		forget(c.App, c.Group)
+	})
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	r.groupSub = sub
+	return nil
 }
 
 // Event logs (Config.EventLog).
@@ -231,6 +279,9 @@ func (d *directory) Nodes(ctx context.Context) ([]balance.Node, error) {
 // at once) and closes the bus and the connections, in that order.
 func (r *routing) close(ctx context.Context) {
 	r.stopSingletons()
+	if r.groupSub != nil {
+		_ = r.groupSub.Unsubscribe()
+	}
 	if r.stopAnnounce != nil {
 		close(r.stopAnnounce)
 		<-r.announced

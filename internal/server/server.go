@@ -304,7 +304,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.chat = chat.New(s.store, pusher, chat.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.chat, Files: s.store,
 		RecallWindow: cfg.RecallWindow, EditWindow: cfg.EditWindow,
 		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList, Settings: appSettings,
-		Observer: storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) })})
+		Observer:     storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) }),
+		GroupChanged: s.routing.groupChanged(cfg.Node, cfg.Logger)})
+	if err := s.routing.forgetGroups(cfg.Node, s.chat.ForgetGroup); err != nil {
+		return nil, err
+	}
 	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
 		OfflineGrace: cfg.ConsultGrace, Logger: cfg.Logger, Metrics: metrics.consult})
 	role, _ := parseRoles(cfg.Roles) // checked by Validate
