@@ -438,6 +438,12 @@ func testClusterNATSOutage(t *testing.T, bin string) {
 	down := time.Now()
 	c.nats.Stop()
 	time.Sleep(10 * time.Second)
+	// pr1 shares n1 with the backend's requests: its pushes never
+	// needed NATS.
+	into := down.Add(time.Second)
+	if local := l.convs[probeGroup][0].firstAfter(probeGroup, into); local.IsZero() || local.Sub(into) > time.Second {
+		t.Errorf("pr1 on n1: no push of n1 within 1s, a second into the NATS outage (first at %v)", local)
+	}
 	c.nats.Start()
 	back := time.Now()
 	// The backend sends through n1: pr2 and pr3 get its pushes over NATS.
