@@ -14,7 +14,15 @@
 #                      (default nats://127.0.0.1:4222 if it answers, else embedded)
 #   CLUSTER_BASE_PORT  first node's port (8081); an embedded NATS listens on base+2000 (10081)
 #   CLUSTER_NODE       node id prefix (n: nodes n1, n2, n3); node ids must be unique per NATS
+#   CLUSTER_EVENT_LOG  where the event stream is kept on a shared NATS: store (default) or jetstream
 #   CLUSTER_ARGS       extra flags for every node (e.g. "--log-level debug")
+#
+# On a shared NATS the nodes keep the event stream in the database
+# (--event-log store): JetStream streams are named after the app only
+# (PARLEY_EVENTS_demo), so every cluster on that NATS, and every earlier
+# run, would share one stream while each run has a fresh database. An
+# embedded NATS keeps its JetStream in node 1's data dir, fresh each run,
+# so there the event stream is on JetStream as in production.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,12 +78,10 @@ if [ "${PARLEY_NATS:-}" = embedded ] || { [ -z "${PARLEY_NATS:-}" ] && ! tcp_ope
   nats_port=$((base + 2000))
   nats_first=(--nats embedded --nats-port "$nats_port")
   nats_rest=(--nats "nats://127.0.0.1:$nats_port")
-elif [ -n "${PARLEY_NATS:-}" ]; then
-  nats_first=(--nats "$PARLEY_NATS")
-  nats_rest=(--nats "$PARLEY_NATS")
 else
-  nats_first=(--nats nats://127.0.0.1:4222)
-  nats_rest=(--nats nats://127.0.0.1:4222)
+  nats=${PARLEY_NATS:-nats://127.0.0.1:4222}
+  nats_first=(--nats "$nats" --event-log "${CLUSTER_EVENT_LOG:-store}")
+  nats_rest=("${nats_first[@]}")
 fi
 
 # start_node I NATS-FLAGS...: node I on port base+I-1, in the background.
