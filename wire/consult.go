@@ -17,7 +17,8 @@ const (
 	TConsultRate     = "consult_rate"     // Consult, Score (1-5), Comment: the user rates a resolved consultation
 	TConsultCanned   = "consult_canned"   // the canned replies of the agent's shop
 	TConsultView     = "consult_view"     // supervisor: the shop's queues, agents and open consultations
-	TConsultWatch    = "consult_watch"    // supervisor: Consult, After, Limit: read a consultation's thread
+	TConsultWatch    = "consult_watch"    // supervisor: Consult, After, Limit, Live: read a consultation's thread, and with Live go on receiving it
+	TConsultUnwatch  = "consult_unwatch"  // supervisor: Consult: stop receiving a thread watched live
 )
 
 // TConsultRx is the push of a consultation's change (ConsultPush): not
@@ -37,6 +38,10 @@ type ConsultFields struct {
 	Status  string          `json:"status,omitempty"`
 	Score   int             `json:"score,omitempty"`
 	Comment string          `json:"comment,omitempty"`
+	// Live, on consult_watch, also starts pushing the thread's new
+	// messages to the session (consult_msg) until consult_unwatch or
+	// the session ends.
+	Live bool `json:"live,omitempty"`
 }
 
 // validateConsult checks a consult frame (Validate calls it). Errors are
@@ -61,7 +66,7 @@ func (in *In) validateConsult() error {
 		if !parley.AgentStatus(in.Status).Valid() {
 			return parley.Errorf(parley.EInvalid, "status must be online, away or offline")
 		}
-	case TConsultInfo, TConsultResolve, TConsultWatch:
+	case TConsultInfo, TConsultResolve, TConsultWatch, TConsultUnwatch:
 		return id(in.Consult, "a consultation id")
 	case TConsultTransfer:
 		if err := id(in.Consult, "a consultation id"); err != nil {

@@ -146,7 +146,7 @@ func (in *In) Validate() error {
 	case TConvSet:
 		return in.validateConvSet()
 	case TConsultOpen, TConsultInfo, TConsultStatus, TConsultResolve, TConsultTransfer, TConsultRate,
-		TConsultCanned, TConsultView, TConsultWatch:
+		TConsultCanned, TConsultView, TConsultWatch, TConsultUnwatch:
 		return in.validateConsult()
 	case TGroupCreate, TGroupInfo, TGroupUpdate, TGroupMembers, TGroupAdd, TGroupRemove, TGroupLeave,
 		TGroupRole, TGroupTransfer, TGroupMute, TGroupMuteAll, TGroupDissolve, TReadReceipts:
