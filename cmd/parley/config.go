@@ -54,6 +54,7 @@ type config struct {
 	NATS        string `koanf:"nats"`
 	NATSPort    int    `koanf:"nats_port"`
 	EventLog    string `koanf:"event_log"`
+	NATSPrefix  string `koanf:"nats_prefix"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -108,6 +109,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.String("redis-prefix", "parley:", "prefix of every Redis key")
 	fs.String("nats", "", `NATS URL(s) carrying deliveries between nodes, or "embedded" to run a NATS server in this node; empty: in process, one node`)
 	fs.Int("nats-port", 0, "with --nats embedded: the port other nodes reach it on (0: none, -1: any free port)")
+	fs.String("nats-prefix", "parley", "starts every NATS subject and JetStream stream of this deployment; deployments sharing a NATS each need their own")
 	fs.String("event-log", "", "where the event stream is kept: jetstream (default with --nats) or store (the database)")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
@@ -198,6 +200,6 @@ func (c config) server() server.Config {
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
 		Roles: c.Roles, Postgres: c.Postgres, PostgresRead: c.PostgresRead,
-		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort, EventLog: c.EventLog,
+		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort, EventLog: c.EventLog, NATSPrefix: c.NATSPrefix,
 	}
 }

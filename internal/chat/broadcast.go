@@ -138,7 +138,7 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 	}
 	s.m.broadcasted(n)
 	if err := s.push.Push(ctx, ds); err != nil {
-		s.log.Warn("broadcast push failed", "err", err, "app_id", req.AppID)
+		s.log.Debug("broadcast push failed", "err", err, "app_id", req.AppID)
 	}
 	return n, nil
 }

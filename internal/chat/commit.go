@@ -168,7 +168,7 @@ func (s *Service) commitMsgs(batch []*pending) {
 		if err := s.push.Push(ctx, deliveries); err != nil {
 			// Stored messages reach devices by sync; a failed push only
 			// delays them.
-			s.log.Warn("push failed", "err", err, "deliveries", len(deliveries))
+			s.log.Debug("push failed", "err", err, "deliveries", len(deliveries))
 		}
 	}
 }

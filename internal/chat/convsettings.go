@@ -29,7 +29,7 @@ func (s *Service) SetConvSettings(ctx context.Context, appID, userID, convID str
 	}
 	d := parley.Delivery{AppID: appID, Users: []string{userID}, SkipConn: skipConn, Kind: DeliverFrame, Payload: wire.ConvChanged(st)}
 	if err := s.push.Push(ctx, []parley.Delivery{d}); err != nil {
-		s.log.Warn("conv settings push failed", "err", err, "conv_id", convID)
+		s.log.Debug("conv settings push failed", "err", err, "conv_id", convID)
 	}
 	return st, nil
 }

@@ -235,7 +235,7 @@ func (s *Service) commitOp(op *groupOp) {
 	}
 	d := parley.Delivery{AppID: op.msg.AppID, Users: users, SkipConn: op.skip, Kind: DeliverMsg, Payload: payload}
 	if err := s.push.Push(ctx, []parley.Delivery{d}); err != nil {
-		s.log.Warn("group push failed", "err", err, "conv_id", op.msg.ConvID)
+		s.log.Debug("group push failed", "err", err, "conv_id", op.msg.ConvID)
 	}
 }
 

@@ -128,7 +128,7 @@ func (s *Service) Read(ctx context.Context, appID, userID, convID string, seq ui
 	payload, _ := json.Marshal(wire.ReadEvent{Conv: convID, User: userID, Seq: st.ReadSeq})
 	d := parley.Delivery{AppID: appID, Users: members, SkipConn: skipConn, Kind: DeliverRead, Payload: payload}
 	if err := s.push.Push(ctx, []parley.Delivery{d}); err != nil {
-		s.log.Warn("read push failed", "err", err, "conv_id", convID)
+		s.log.Debug("read push failed", "err", err, "conv_id", convID)
 	}
 	return st, nil
 }

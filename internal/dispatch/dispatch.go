@@ -10,6 +10,8 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/parley-im/parley"
 )
@@ -29,6 +31,45 @@ type Dispatcher struct {
 	m     *Metrics
 
 	offline map[string]func(d parley.Delivery, users []string) // by delivery kind
+
+	// Failed sends are logged at most once per node per failLogEvery,
+	// with how many failed since: a bus outage must not flood the log.
+	failMu sync.Mutex
+	fails  map[string]*failLog
+}
+
+// failLogEvery is how often a node's failed sends are logged at most.
+const failLogEvery = 5 * time.Second
+
+type failLog struct {
+	last              time.Time
+	batches, delivers int
+}
+
+// failed records a failed send to node and logs it unless one was logged
+// for node within failLogEvery; the next line counts what was not logged.
+func (d *Dispatcher) failed(node string, err error, deliveries int) {
+	d.failMu.Lock()
+	if d.fails == nil {
+		d.fails = make(map[string]*failLog)
+	}
+	f := d.fails[node]
+	if f == nil {
+		f = &failLog{}
+		d.fails[node] = f
+	}
+	f.batches++
+	f.delivers += deliveries
+	now := time.Now()
+	if now.Sub(f.last) < failLogEvery {
+		d.failMu.Unlock()
+		return
+	}
+	batches, delivers := f.batches, f.delivers
+	f.last, f.batches, f.delivers = now, 0, 0
+	d.failMu.Unlock()
+	d.log.Warn("bus send failed; pushes to that node are lost, its devices catch up by sync",
+		"node_id", node, "err", err, "batches", batches, "deliveries", delivers, "window", failLogEvery)
 }
 
 // New returns a Dispatcher for node. m may be nil: no metrics.
@@ -66,7 +107,7 @@ func (d *Dispatcher) Push(ctx context.Context, ds []parley.Delivery) error {
 			continue
 		}
 		if err := d.bus.Send(ctx, node, batch); err != nil {
-			d.log.Warn("bus send failed", "node_id", node, "err", err, "deliveries", len(batch))
+			d.failed(node, err, len(batch))
 			if first == nil {
 				first = err
 			}

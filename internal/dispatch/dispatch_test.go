@@ -1,10 +1,12 @@
 package dispatch_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +176,28 @@ func TestOnOfflineNamesUsersWithoutConnections(t *testing.T) {
 	want := []string{"m1:app:cat:1", "m3:other:ann:1", "m4:app:eve:2"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("offline hook: got %v, want %v", got, want)
+	}
+}
+
+// TestFailedSendsLoggedOncePerWindow: a node that cannot be reached is
+// logged once per window, not once per batch.
+func TestFailedSendsLoggedOncePerWindow(t *testing.T) {
+	ctx := context.Background()
+	reg := inmem.NewRegistry()
+	bus := inmem.NewBus(0)
+	defer bus.Close()
+	if err := reg.Register(ctx, parley.ConnInfo{AppID: "app", UserID: "ann", ConnID: "1", Node: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	var local recorder
+	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(&buf, nil)), nil)
+	for range 100 {
+		if err := d.Push(ctx, []parley.Delivery{{AppID: "app", Users: []string{"ann"}, Kind: "msg", Payload: []byte("m")}}); err == nil {
+			t.Fatal("Push to a node that is not listening: got nil error")
+		}
+	}
+	if n := strings.Count(buf.String(), "bus send failed"); n != 1 {
+		t.Fatalf("100 failed sends to one node logged %d times, want once:\n%s", n, buf.String())
 	}
 }

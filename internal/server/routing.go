@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,13 +133,47 @@ func openRouting(ctx context.Context, cfg *Config, busMetrics *natsbus.Metrics) 
 	if err != nil {
 		return r, fmt.Errorf("nats: %w", err)
 	}
-	r.bus = natsbus.New(r.nc, natsbus.Options{Log: cfg.Logger, Metrics: busMetrics})
+	r.bus = natsbus.New(r.nc, natsbus.Options{Prefix: natsSubject(cfg, "node"), Log: cfg.Logger, Metrics: busMetrics})
 	return r, nil
 }
 
-// groupsSubject carries group changes between nodes, so that each drops
-// its cached view of the group (internal/chat, groupsync.go).
-const groupsSubject = "parley.groups.changed"
+// Subjects on NATS, each after the deployment's Config.NATSPrefix, so
+// that deployments sharing a NATS never see each other's traffic:
+// deliveries to nodes (internal/natsbus), sends handed to logic nodes
+// (internal/remote), group changes (each node drops its cached view of
+// the group: internal/chat, groupsync.go) and the event stream
+// (internal/jetstream; its streams are named after it too).
+func natsSubject(cfg *Config, what string) string {
+	p := cfg.NATSPrefix
+	if p == "" {
+		p = DefaultNATSPrefix
+	}
+	return p + "." + what
+}
+
+// DefaultNATSPrefix starts every NATS subject of a deployment.
+const DefaultNATSPrefix = "parley"
+
+// validNATSPrefix: dot-separated tokens of [A-Za-z0-9_-], at most 64 bytes.
+func validNATSPrefix(p string) bool {
+	if p == "" {
+		return true
+	}
+	if len(p) > 64 {
+		return false
+	}
+	for _, tok := range strings.Split(p, ".") {
+		if tok == "" {
+			return false
+		}
+		for _, c := range tok {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 type groupChange struct {
 	Node  string `json:"node"`
@@ -149,13 +184,14 @@ type groupChange struct {
 // groupChanged tells the other nodes that this node committed a change
 // to a group. Best effort: a node that misses it still reloads a group
 // whose view refuses a sender.
-func (r *routing) groupChanged(node string, log *slog.Logger) func(app, group string) {
+func (r *routing) groupChanged(cfg *Config) func(app, group string) {
 	if r.nc == nil {
 		return nil
 	}
+	node, log, subject := cfg.Node, cfg.Logger, natsSubject(cfg, "groups.changed")
 	return func(app, group string) {
 		b, _ := json.Marshal(groupChange{Node: node, App: app, Group: group})
-		if err := r.nc.Publish(groupsSubject, b); err != nil {
+		if err := r.nc.Publish(subject, b); err != nil {
 			log.Warn("telling other nodes of a group change failed", "err", err, "group_id", group)
 		}
 	}
@@ -163,11 +199,12 @@ func (r *routing) groupChanged(node string, log *slog.Logger) func(app, group st
 
 // forgetGroups makes forget run for every group change another node
 // commits, until close.
-func (r *routing) forgetGroups(node string, forget func(app, group string)) error {
+func (r *routing) forgetGroups(cfg *Config, forget func(app, group string)) error {
 	if r.nc == nil {
 		return nil
 	}
-	sub, err := r.nc.Subscribe(groupsSubject, func(m *nats.Msg) {
+	node := cfg.Node
+	sub, err := r.nc.Subscribe(natsSubject(cfg, "groups.changed"), func(m *nats.Msg) {
 		var c groupChange
 		if len(m.Data) > 1024 || json.Unmarshal(m.Data, &c) != nil || c.Node == node || c.App == "" || c.Group == "" {
 			return
@@ -198,7 +235,7 @@ func (r *routing) eventLog(ctx context.Context, cfg *Config, st nodeStore) (even
 	if kind != EventLogJetStream {
 		return st.EventLog(), nil
 	}
-	l, err := jetstream.New(r.nc, jetstream.Config{})
+	l, err := jetstream.New(r.nc, jetstream.Config{Prefix: natsSubject(cfg, "events")})
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,10 @@ type Config struct {
 	// in DataDir/nats; empty keeps the bus in process, for a single node.
 	Redis, RedisPrefix, NATS string
 	NATSPort                 int
+	// NATSPrefix starts every NATS subject and JetStream stream name of
+	// the deployment ("parley"): deployments that share a NATS keep apart
+	// by giving each its own.
+	NATSPrefix string
 	// EventLog is where the event stream is kept: "jetstream" (one stream
 	// per app on the NATS in NATS; the default when NATS is set) or
 	// "store" (the database; the default without NATS).
@@ -168,6 +172,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := balance.New(nil, c.Balance); err != nil {
 		return err
+	}
+	if !validNATSPrefix(c.NATSPrefix) {
+		return fmt.Errorf("the NATS prefix must be dot-separated tokens of [A-Za-z0-9_-], at most 64 bytes, not %q", c.NATSPrefix)
 	}
 	switch c.EventLog {
 	case "", EventLogStore:
@@ -305,8 +312,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		RecallWindow: cfg.RecallWindow, EditWindow: cfg.EditWindow,
 		GroupMaxMembers: cfg.GroupMaxMembers, ReceiptsList: cfg.ReceiptsList, Settings: appSettings,
 		Observer:     storedFunc(func(ms []*parley.Message) { s.consult.Stored(ms) }),
-		GroupChanged: s.routing.groupChanged(cfg.Node, cfg.Logger)})
-	if err := s.routing.forgetGroups(cfg.Node, s.chat.ForgetGroup); err != nil {
+		GroupChanged: s.routing.groupChanged(&cfg)})
+	if err := s.routing.forgetGroups(&cfg, s.chat.ForgetGroup); err != nil {
 		return nil, err
 	}
 	s.consult = consult.New(s.store, s.chat, pusher, s.reg, consult.Config{Clock: cfg.ConsultClock,
@@ -324,7 +331,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	})
 	var gwChat gateway.Chat = s.chat
 	if !role.logic {
-		gwChat = remoteChat{s.chat, remote.NewClient(s.routing.nc, "", remoteSendTimeout)}
+		gwChat = remoteChat{s.chat, remote.NewClient(s.routing.nc, natsSubject(&cfg, "logic.send"), remoteSendTimeout)}
 	}
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
@@ -343,7 +350,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.routing.singleton(&cfg, "webhooks", s.events.SetWebhooks)
 	}
 	if role.logic && s.routing.nc != nil {
-		if s.stopLogic, err = remote.Serve(s.routing.nc, "", s.chat, remoteSendTimeout, cfg.Logger); err != nil {
+		if s.stopLogic, err = remote.Serve(s.routing.nc, natsSubject(&cfg, "logic.send"), s.chat, remoteSendTimeout, cfg.Logger); err != nil {
 			return nil, err
 		}
 	}

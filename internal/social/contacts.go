@@ -78,7 +78,7 @@ func (s *Service) contactsChanged(ctx context.Context, appID, userID string, row
 	}
 	s.m.pushed(false, 1)
 	if err := s.push.Push(ctx, []parley.Delivery{d}); err != nil {
-		s.log.Warn("contacts push failed", "err", err, "app_id", appID, "user_id", userID)
+		s.log.Debug("contacts push failed", "err", err, "app_id", appID, "user_id", userID)
 	}
 	return res
 }
@@ -156,7 +156,7 @@ func (s *Service) UpsertUsers(ctx context.Context, appID string, users []parley.
 		}
 		s.m.pushed(true, recipients)
 		if err := s.push.Push(ctx, batch); err != nil {
-			s.log.Warn("profile push failed", "err", err, "app_id", appID)
+			s.log.Debug("profile push failed", "err", err, "app_id", appID)
 		}
 		batch, recipients = nil, 0
 	}
