@@ -156,12 +156,23 @@ func containsQueue(qs []parley.ConsultQueue, id string) bool {
 // shop (quality inspection), without making them a member. Errors:
 // ENotFound, EForbidden.
 func (s *Service) Watch(ctx context.Context, appID, viewer, id string, r parley.MessageRange) (wire.PullRes, error) {
-	c, err := s.store.Consult(ctx, appID, id)
+	conv, err := s.WatchConv(ctx, appID, viewer, id)
 	if err != nil {
 		return wire.PullRes{}, err
 	}
-	if _, err := s.supervisor(ctx, appID, viewer, c.Shop); err != nil {
-		return wire.PullRes{}, err
+	return s.chat.History(ctx, appID, conv, r)
+}
+
+// WatchConv returns the thread of consultation id if viewer may watch it
+// (a supervisor of its shop, or the backend): what a live watch
+// subscribes to. Errors: ENotFound, EForbidden.
+func (s *Service) WatchConv(ctx context.Context, appID, viewer, id string) (string, error) {
+	c, err := s.store.Consult(ctx, appID, id)
+	if err != nil {
+		return "", err
 	}
-	return s.chat.History(ctx, appID, c.Conv, r)
+	if _, err := s.supervisor(ctx, appID, viewer, c.Shop); err != nil {
+		return "", err
+	}
+	return c.Conv, nil
 }

@@ -139,9 +139,10 @@ type Service struct {
 	// mu guards the fields below. It is a leaf: nothing is called while
 	// it is held.
 	mu     sync.Mutex
-	told   map[string]int         // consultation id -> waiting position last told
-	leftAt map[agentKey]time.Time // agents whose last device went: since when
-	drains map[agentKey]*bool     // queues (app, queue id) being served: go round again?
+	told   map[string]int              // consultation id -> waiting position last told
+	leftAt map[agentKey]time.Time      // agents whose last device went: since when
+	drains map[agentKey]*bool          // queues (app, queue id) being served: go round again?
+	sups   map[agentKey]supervisorList // shops (app, shop id): their supervisors, for relay (watch.go)
 }
 
 // agentKey names an agent, or a queue, of an app.
@@ -161,7 +162,7 @@ func New(store Store, ch Chat, push Pusher, reg Locator, cfg Config) *Service {
 	s := &Service{
 		cfg: cfg, store: store, chat: ch, push: push, reg: reg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), told: map[string]int{}, leftAt: map[agentKey]time.Time{},
-		drains: map[agentKey]*bool{},
+		drains: map[agentKey]*bool{}, sups: map[agentKey]supervisorList{},
 	}
 	s.work = make([]chan msgEvent, cfg.Workers)
 	for i := range s.work {
@@ -190,15 +191,13 @@ func (s *Service) bg() (context.Context, context.CancelFunc) {
 
 // Stored is chat's observer: it is told of every message the committer
 // stores, on the committer goroutine, before the senders are answered.
-// It takes the messages of consultation threads (not the system's own)
-// and hands each to the worker of its thread without blocking; a full
-// worker queue drops the message from the records (logged, counted).
+// It takes the messages of consultation threads and hands each to the
+// worker of its thread without blocking. The worker copies every one to
+// the watching supervisors (relay) and records those not from the system;
+// a full worker queue drops the message from both (logged, counted).
 func (s *Service) Stored(msgs []*parley.Message) {
 	var at int64
 	for _, m := range msgs {
-		if m.Sender == parley.SystemUserID {
-			continue
-		}
 		if _, _, ok := parley.ConsultPeers(m.ConvID); !ok {
 			continue
 		}
@@ -221,17 +220,27 @@ func (s *Service) worker(ch chan msgEvent) {
 	for {
 		select {
 		case ev := <-ch:
-			s.onMessage(ev)
+			s.handle(ev)
 		case <-s.stop:
 			for {
 				select {
 				case ev := <-ch:
-					s.onMessage(ev)
+					s.handle(ev)
 				default:
 					return
 				}
 			}
 		}
+	}
+}
+
+// handle copies a thread message to the watching supervisors, then
+// records it unless the system wrote it (its transitions and automatic
+// replies are recorded where they are made).
+func (s *Service) handle(ev msgEvent) {
+	s.relay(&ev.msg)
+	if ev.msg.Sender != parley.SystemUserID {
+		s.onMessage(ev)
 	}
 }
 

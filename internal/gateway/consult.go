@@ -11,7 +11,7 @@ import (
 // Consult is the customer service sessions call; *consult.Service
 // implements it. Users open, rate and follow their consultations; agents
 // set their status, resolve and transfer theirs and read canned replies;
-// supervisors view, watch, take over and reassign.
+// supervisors view, watch (live: watch.go), take over and reassign.
 type Consult interface {
 	Open(ctx context.Context, req consult.OpenRequest) (*parley.Consultation, error)
 	Info(ctx context.Context, appID, viewer, id string) (wire.ConsultRes, error)
@@ -22,6 +22,7 @@ type Consult interface {
 	Canned(ctx context.Context, appID, agent string) (wire.CannedRes, error)
 	View(ctx context.Context, appID, viewer, shop string) (wire.ConsultViewRes, error)
 	Watch(ctx context.Context, appID, viewer, id string, r parley.MessageRange) (wire.PullRes, error)
+	WatchConv(ctx context.Context, appID, viewer, id string) (string, error)
 }
 
 // consult serves the consult_* frames (wire/consult.go).
@@ -60,7 +61,25 @@ func (s *Session) consult(ctx context.Context, in *wire.In) (any, error) {
 	case wire.TConsultView:
 		return cs.View(ctx, s.app, s.user, in.Shop)
 	case wire.TConsultWatch:
-		return cs.Watch(ctx, s.app, s.user, in.Consult, parley.MessageRange{After: in.After, Limit: in.LimitOr(wire.DefaultLimit)})
+		added := false
+		if in.Live {
+			// Subscribed before the page is read, so that no message
+			// falls between the two (one may be in both).
+			conv, err := cs.WatchConv(ctx, s.app, s.user, in.Consult)
+			if err != nil {
+				return nil, err
+			}
+			if added, err = s.g.watch.watch(s, in.Consult, conv); err != nil {
+				return nil, err
+			}
+		}
+		res, err := cs.Watch(ctx, s.app, s.user, in.Consult, parley.MessageRange{After: in.After, Limit: in.LimitOr(wire.DefaultLimit)})
+		if err != nil && added {
+			s.g.watch.unwatch(s, in.Consult)
+		}
+		return res, err
+	case wire.TConsultUnwatch:
+		return wire.UnwatchRes{Stopped: s.g.watch.unwatch(s, in.Consult)}, nil
 	}
 	return nil, parley.Errorf(parley.EBadFrame, "unknown frame type")
 }

@@ -124,9 +124,10 @@ type Gateway struct {
 	log  *slog.Logger
 	m    *Metrics
 
-	hub hub
-	lp  lpTable
-	fan fanout
+	hub   hub
+	lp    lpTable
+	fan   fanout
+	watch watchTable // live consultation watches (watch.go)
 
 	stop chan struct{}
 	done chan struct{}

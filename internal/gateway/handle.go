@@ -170,7 +170,7 @@ func (s *Session) request(in *wire.In, reply func([]byte)) {
 		}
 		res = struct{}{}
 	case wire.TConsultOpen, wire.TConsultInfo, wire.TConsultStatus, wire.TConsultResolve, wire.TConsultTransfer,
-		wire.TConsultRate, wire.TConsultCanned, wire.TConsultView, wire.TConsultWatch:
+		wire.TConsultRate, wire.TConsultCanned, wire.TConsultView, wire.TConsultWatch, wire.TConsultUnwatch:
 		res, err = s.consult(ctx, in)
 	case wire.TContactsAdd, wire.TContactsRemove, wire.TContacts, wire.TProfiles, wire.TPresence:
 		res, err = s.social(ctx, in)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/internal/chat"
+	"github.com/parley-im/parley/internal/consult"
 	"github.com/parley-im/parley/internal/social"
 	"github.com/parley-im/parley/wire"
 )
@@ -145,6 +146,7 @@ func (s *Session) Closed(err error) {
 		return
 	}
 	s.g.hub.untrack(s)
+	s.g.watch.drop(s) // after the state: a watch being added sees it (watch.go)
 	if prev == stateAuthed {
 		s.g.m.ended(s.tr)
 		s.g.hub.remove(s)
@@ -244,6 +246,8 @@ func (s *Session) deliver(d *parley.Delivery) {
 		}
 	case social.DeliverFrame:
 		s.write(d.Payload)
+	case consult.DeliverWatch:
+		s.deliverWatch(d) // watch.go
 	}
 }
 
