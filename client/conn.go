@@ -266,7 +266,7 @@ func (cn *conn) received(b []byte) {
 		cn.c.q.push(event{kind: evRead, read: f.ReadEvent})
 	case wire.TResync:
 		cn.c.q.push(event{kind: evResync})
-	case wire.TPresenceRx, wire.TProfileRx, wire.TContactsRx, wire.TTypingRx, wire.TConvRx, wire.TConsultRx:
+	case wire.TPresenceRx, wire.TProfileRx, wire.TContactsRx, wire.TTypingRx, wire.TConvRx, wire.TConsultRx, wire.TConsultMsgRx:
 		cn.c.q.push(event{kind: evSocial, raw: append([]byte(nil), b...)})
 	case wire.TClose:
 		var code int

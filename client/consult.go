@@ -12,7 +12,8 @@ import (
 // sent with SendConv(ctx, parley.ConsultConvID(shop, user), ...) and
 // arrive through OnMessage like any message; its transitions are system
 // messages of the thread and, live, consult pushes to OnConsult (with a
-// waiting user's place in the line).
+// waiting user's place in the line). A supervisor reads a thread with
+// WatchConsult and follows it live with WatchConsultLive (OnConsultMsg).
 
 // OpenConsult opens (or returns the open) consultation of this user with
 // shop; queue "" is the shop's own, entry and context describe where the
@@ -72,6 +73,24 @@ func (c *Client) WatchConsult(ctx context.Context, id string, after uint64, limi
 	var res wire.PullRes
 	err := c.call(ctx, wire.In{Type: wire.TConsultWatch, After: after, Limit: limit, ConsultFields: wire.ConsultFields{Consult: id}}, &res)
 	return res, err
+}
+
+// WatchConsultLive is WatchConsult that also subscribes this connection
+// to the thread: its new messages go to Options.OnConsultMsg until
+// UnwatchConsult or the connection ends. Errors as WatchConsult, and
+// EConflict past the limits of docs/protocol.md §15.3.
+func (c *Client) WatchConsultLive(ctx context.Context, id string, after uint64, limit int) (wire.PullRes, error) {
+	var res wire.PullRes
+	err := c.call(ctx, wire.In{Type: wire.TConsultWatch, After: after, Limit: limit, ConsultFields: wire.ConsultFields{Consult: id, Live: true}}, &res)
+	return res, err
+}
+
+// UnwatchConsult stops the live watch of a consultation's thread and
+// reports whether there was one.
+func (c *Client) UnwatchConsult(ctx context.Context, id string) (bool, error) {
+	var res wire.UnwatchRes
+	err := c.call(ctx, wire.In{Type: wire.TConsultUnwatch, ConsultFields: wire.ConsultFields{Consult: id}}, &res)
+	return res.Stopped, err
 }
 
 func (c *Client) consultCall(ctx context.Context, in wire.In) (*parley.Consultation, error) {

@@ -96,6 +96,14 @@ type Options struct {
 	// after a reconnection: ConsultInfo tells a consultation's state and
 	// position at any time. Optional.
 	OnConsult func(wire.ConsultPush)
+	// OnConsultMsg is called, for a supervisor, with each new message of
+	// a consultation thread this connection watches live
+	// (WatchConsultLive; docs/protocol.md §15.3), in the thread's order.
+	// A watch ends with the connection: after a reconnection (OnState)
+	// call WatchConsultLive again, with after = the last seq seen, to
+	// catch up and go on. A message may come both in that answer and
+	// here; skip seqs already seen. Optional.
+	OnConsultMsg func(wire.ConsultMsgPush)
 
 	// NoReconnect makes the client end (StateClosed) when its connection
 	// is lost, instead of reconnecting.

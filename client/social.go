@@ -64,7 +64,7 @@ func (c *Client) Presence(ctx context.Context, users []string) ([]parley.Presenc
 }
 
 // social runs the callback of a presence, profile, contacts, typing,
-// conv or consult push.
+// conv, consult or consult_msg push.
 func (d *deliverer) social(raw []byte) {
 	var f struct {
 		Type string `json:"type"`
@@ -102,6 +102,11 @@ func (d *deliverer) social(raw []byte) {
 		var p wire.ConsultPush
 		if err = json.Unmarshal(raw, &p); err == nil && o.OnConsult != nil {
 			o.OnConsult(p)
+		}
+	case wire.TConsultMsgRx:
+		var p wire.ConsultMsgPush
+		if err = json.Unmarshal(raw, &p); err == nil && o.OnConsultMsg != nil {
+			o.OnConsultMsg(p)
 		}
 	}
 	if err != nil {

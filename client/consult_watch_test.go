@@ -1,0 +1,83 @@
+package client_test
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/wire"
+)
+
+// TestConsultWatchLive: a supervisor follows a consultation through the
+// Go client: WatchConsultLive answers with the thread so far, the
+// shopper's and the agent's next messages reach OnConsultMsg in order,
+// and UnwatchConsult ends the watch (once).
+func TestConsultWatchLive(t *testing.T) {
+	e := newEnv(t, "gws")
+	e.users("shopper", "agent", "boss")
+	e.api("PUT", "/v1/server/consult/shops/s1", map[string]any{"name": "Shop"}, nil)
+	e.api("PUT", "/v1/server/consult/agents/agent", map[string]any{"shop": "s1", "max_load": 1, "status": "online"}, nil)
+	e.api("PUT", "/v1/server/consult/agents/boss", map[string]any{"shop": "s1", "supervisor": true, "status": "away"}, nil)
+	ctx := ctxT(t)
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	boss, _ := e.dial("boss", "d1", func(o *client.Options) {
+		o.OnConsultMsg = func(p wire.ConsultMsgPush) {
+			if p.Msg.Sender == parley.SystemUserID {
+				return
+			}
+			mu.Lock()
+			seen = append(seen, p.Msg.Sender+":"+textOf(*p.Msg))
+			mu.Unlock()
+		}
+	})
+	agent, agentRec := e.dial("agent", "d1")
+	shopper, _ := e.dial("shopper", "d1")
+	c, err := shopper.OpenConsult(ctx, "s1", "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := parley.ConsultConvID("s1", "shopper")
+	if _, err := shopper.SendConv(ctx, conv, parley.KindText, text("hello")); err != nil {
+		t.Fatal(err)
+	}
+	agentRec.waitCount(t, conv, 4) // opened, pending, hello, assigned
+	res, err := boss.WatchConsultLive(ctx, c.ID, 0, 0)
+	if err != nil || res.Conv != conv || !slices.ContainsFunc(res.Msgs, func(m parley.Message) bool { return textOf(m) == "hello" }) {
+		t.Fatalf("WatchConsultLive: got %+v, %v", res, err)
+	}
+	if _, err := shopper.SendConv(ctx, conv, parley.KindText, text("any news?")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.SendConv(ctx, conv, parley.KindText, text("on its way")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"shopper:any news?", "agent:on its way"}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		got := slices.Clone(seen)
+		mu.Unlock()
+		if len(got) >= len(want) {
+			if !slices.Equal(got, want) {
+				t.Fatalf("OnConsultMsg: got %q, want %q", got, want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("OnConsultMsg: got %q after 5s, want %q", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ok, err := boss.UnwatchConsult(ctx, c.ID); err != nil || !ok {
+		t.Fatalf("UnwatchConsult: got %v, %v, want true", ok, err)
+	}
+	if ok, err := boss.UnwatchConsult(ctx, c.ID); err != nil || ok {
+		t.Fatalf("UnwatchConsult again: got %v, %v, want false", ok, err)
+	}
+}
