@@ -100,6 +100,9 @@ func TestConsultWatchLive(t *testing.T) {
 	if _, code := sup.req(t, fmt.Sprintf(`{"type":"pull","conv":%q}`, conv)); code != parley.EForbidden {
 		t.Fatalf("the supervisor pulls the thread: got %q, want forbidden", code)
 	}
+	if _, code := sup.req(t, fmt.Sprintf(`{"type":"send","conv":%q,"body":{"text":"psst"}}`, conv)); code != parley.EForbidden {
+		t.Fatalf("the supervisor writes in the thread: got %q, want forbidden", code)
+	}
 	for _, c := range sup.ok(t, `{"type":"convs"}`)["convs"].([]any) {
 		if c.(map[string]any)["conv"] == conv {
 			t.Fatalf("the thread is in the supervisor's conversations: %v", c)
