@@ -188,8 +188,11 @@ func (db *DB) PutAgent(ctx context.Context, a *parley.Agent) error {
 // Agent returns an agent. ENotFound if there is none.
 func (db *DB) Agent(ctx context.Context, appID, id string) (*parley.Agent, error) {
 	const op = "sqlite.Agent"
-	a, err := scanAgent(db.r.QueryRowContext(ctx, `SELECT `+agentCols+` FROM consult_agents
-		WHERE app_id = ? AND id = ?`, appID, id), appID)
+	st, err := db.readStmt(ctx, `SELECT `+agentCols+` FROM consult_agents WHERE app_id = ? AND id = ?`)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	a, err := scanAgent(st.QueryRowContext(ctx, appID, id), appID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(op, "agent %q not found", id)
 	}

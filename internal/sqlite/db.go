@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -42,6 +43,28 @@ type DB struct {
 	// changes are Changes' two statements, prepared once on the readers
 	// (database/sql prepares them on each reader connection as needed).
 	changes [2]*sql.Stmt
+	// reads caches prepared read statements by their text (readStmt):
+	// modernc's SQLite parses a statement anew on every unprepared
+	// query, which profiles showed costing more than running it for the
+	// small lookups presence makes per user. The texts are constants, so
+	// the cache is bounded by the code.
+	reads sync.Map // string -> *sql.Stmt
+}
+
+// readStmt returns query prepared on the readers, preparing it once.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.reads.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := db.reads.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 var _ parley.Store = (*DB)(nil)
@@ -107,6 +130,10 @@ func Migrate(ctx context.Context, path string) ([]string, error) {
 // running fail. Close is not safe to call twice.
 func (db *DB) Close() error {
 	err := db.st.close()
+	db.reads.Range(func(_, st any) bool {
+		err = errors.Join(err, st.(*sql.Stmt).Close())
+		return true
+	})
 	for _, st := range db.changes {
 		if st != nil {
 			err = errors.Join(err, st.Close())
@@ -242,7 +269,11 @@ func rollback(tx *sql.Tx) { _ = tx.Rollback() }
 
 // queryStrings runs a read query whose rows are one string each.
 func (db *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
