@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/chat"
 )
 
 // fanout writes deliveries to sessions on a fixed set of writer
@@ -43,9 +44,16 @@ func (f *fanout) start(writers int) {
 			for {
 				select {
 				case items := <-q:
-					for _, it := range items {
-						it.s.deliver(it.d)
+				more:
+					for len(items) < fanMax {
+						select {
+						case next := <-q:
+							items = append(items, next...)
+						default:
+							break more
+						}
 					}
+					writeItems(items)
 				case <-f.stop:
 					return
 				}
@@ -84,4 +92,58 @@ func (f *fanout) hand(per [][]fanItem) {
 func (f *fanout) close() {
 	f.once.Do(func() { close(f.stop) })
 	f.wg.Wait()
+}
+
+// multiWriter is implemented by transports that can send several frames
+// in one write to the socket (nbiows): WriteMany is Write for each frame,
+// in order, under one backlog check.
+type multiWriter interface {
+	WriteMany(frames [][]byte) error
+}
+
+// fanMax bounds the items one writer takes from its queue at once.
+const fanMax = 8192
+
+// write delivers a writer's items. A session with several message pushes
+// among them gets them in one write (deliverPushes): under load, when
+// batches queue up, a writer needs fewer system calls per push the more
+// it has to do. Each session's deliveries keep their order.
+func writeItems(items []fanItem) {
+	if len(items) == 1 {
+		items[0].s.deliver(items[0].d)
+		return
+	}
+	type run struct {
+		s   *Session
+		msg []*parley.Delivery
+	}
+	var order []*run
+	runs := make(map[*Session]*run, len(items))
+	flush := func(r *run) {
+		switch len(r.msg) {
+		case 0:
+		case 1:
+			r.s.deliver(r.msg[0])
+		default:
+			r.s.deliverPushes(r.msg)
+		}
+		r.msg = r.msg[:0]
+	}
+	for _, it := range items {
+		r := runs[it.s]
+		if r == nil {
+			r = &run{s: it.s}
+			runs[it.s] = r
+			order = append(order, r)
+		}
+		if it.d.Kind == chat.DeliverMsg {
+			r.msg = append(r.msg, it.d)
+			continue
+		}
+		flush(r) // what came before it goes first
+		it.s.deliver(it.d)
+	}
+	for _, r := range order {
+		flush(r)
+	}
 }

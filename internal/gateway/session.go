@@ -251,6 +251,48 @@ func (s *Session) deliver(d *parley.Delivery) {
 	}
 }
 
+// deliverPushes is deliver for several message pushes at once: numbered
+// and tracked as deliver does, and written in one write when the
+// transport can (multiWriter; long-poll numbers its own).
+func (s *Session) deliverPushes(ds []*parley.Delivery) {
+	mw, ok := s.out.(multiWriter)
+	if _, lp := s.out.(pushWriter); !ok || lp {
+		for _, d := range ds {
+			s.deliver(d)
+		}
+		return
+	}
+	if s.state.Load() != stateAuthed {
+		return
+	}
+	now := s.g.cfg.Now().UnixNano()
+	frames := make([][]byte, 0, len(ds))
+	s.mu.Lock()
+	if s.unacked == nil {
+		s.unacked = make(map[uint64]*inflight)
+	}
+	if len(s.unacked)+len(ds) > s.g.cfg.MaxUnacked {
+		s.mu.Unlock()
+		s.close(wire.CloseSlowConsumer, "slow consumer: too many unacknowledged pushes")
+		return
+	}
+	for _, d := range ds {
+		s.nextN++
+		s.unacked[s.nextN] = &inflight{payload: d.Payload, tries: 1, due: now + int64(s.g.cfg.RetryInterval)}
+		frames = append(frames, wire.Msg(s.nextN, d.Payload))
+	}
+	// Written under the lock so that pushes leave in n order.
+	err := mw.WriteMany(frames)
+	s.mu.Unlock()
+	if errors.Is(err, ErrBacklog) {
+		s.closeSlow()
+		return
+	}
+	for range ds {
+		s.g.m.pushWritten()
+	}
+}
+
 // DeliverKick is the delivery kind that ends sessions: Payload is a device
 // id, or empty for every device of the users.
 const DeliverKick = "kick"

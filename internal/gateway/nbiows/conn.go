@@ -62,6 +62,56 @@ func (c *conn) Write(frame []byte) error {
 	return c.writeLocked(websocket.TextMessage, frame, true)
 }
 
+// WriteMany writes text frames in one write to the socket (one system
+// call where Write takes one per frame), in order; the backlog bound
+// applies to them together. It implements the gateway's multiWriter.
+// Frames too large for one WebSocket frame go one by one through Write's
+// path.
+func (c *conn) WriteMany(frames [][]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateOpen {
+		return gateway.ErrClosed
+	}
+	total := 0
+	for _, f := range frames {
+		if len(f) > c.u.framePayloadMax {
+			for _, f := range frames {
+				if err := c.writeLocked(websocket.TextMessage, f, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		total += headerSize(len(f)) + len(f)
+	}
+	if c.unsent.Load()+int64(total) > int64(c.u.opts.MaxBacklog) {
+		return gateway.ErrBacklog
+	}
+	buf := make([]byte, 0, total)
+	for _, f := range frames {
+		// An unmasked, final text frame (RFC 6455 5.2), as nbio writes it.
+		switch n := len(f); {
+		case n < 126:
+			buf = append(buf, 0x81, byte(n))
+		case n <= 0xFFFF:
+			buf = append(buf, 0x81, 126, byte(n>>8), byte(n))
+		default:
+			buf = append(buf, 0x81, 127)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+		}
+		buf = append(buf, f...)
+	}
+	c.unsent.Add(int64(total))
+	if _, err := c.nc.Write(buf); err != nil {
+		if errors.Is(err, nbio.ErrOverflow) {
+			return gateway.ErrBacklog
+		}
+		return gateway.ErrClosed
+	}
+	return nil
+}
+
 // writeLocked hands one message to nbio, which copies it. With bounded it
 // refuses the message if it would take the backlog past MaxBacklog.
 // c.mu must be held.
