@@ -58,13 +58,23 @@ func (s *Service) assign(_ context.Context, appID, queueID string) {
 	}
 }
 
-// serve is one pass of assign over a queue's line.
+// serve is one pass of assign over a queue's line. Finally it tells the
+// consultations it found waiting and could not assign their positions;
+// one that started waiting during the pass is left to the pass its own
+// arrival asks for, so that nobody is told "waiting" while an agent is
+// free for them (a pass that read the line before they joined it would
+// otherwise tell them so, just before the next pass assigns them).
 func (s *Service) serve(ctx context.Context, appID, queueID string) {
-	defer s.tellPositions(ctx, appID, queueID)
+	seen := map[string]bool{}
+	defer func() { s.tellPositions(ctx, appID, queueID, seen) }()
 	for range maxAssignRounds {
 		waiting, err := s.store.Waiting(ctx, appID, queueID, parley.MaxConsultsListed)
 		if err != nil || len(waiting) == 0 {
 			return
+		}
+		clear(seen)
+		for i := range waiting {
+			seen[waiting[i].ID] = true
 		}
 		q, err := s.queueFor(ctx, appID, waiting[0].Shop, queueID)
 		if err != nil {
@@ -105,6 +115,7 @@ func (s *Service) serve(ctx context.Context, appID, queueID string) {
 				s.log.Error("consult: assignment failed", "err", err, "app_id", appID)
 				return
 			}
+			delete(seen, c.ID)
 			a.Load++
 			q.Cursor = a.ID
 			s.m.transition(parley.ConsultAssigned)
@@ -178,9 +189,9 @@ func (s *Service) greet(ctx context.Context, c *parley.Consultation) {
 	s.autoReply(ctx, c, "greeting", sh.Greeting)
 }
 
-// tellPositions pushes to every consultation waiting in a queue its
-// position, if it is not the one it was last told.
-func (s *Service) tellPositions(ctx context.Context, appID, queueID string) {
+// tellPositions pushes to each consultation waiting in a queue that is
+// in only its position, if it is not the one it was last told.
+func (s *Service) tellPositions(ctx context.Context, appID, queueID string, only map[string]bool) {
 	waiting, err := s.store.Waiting(ctx, appID, queueID, parley.MaxConsultsListed)
 	if err != nil {
 		return
@@ -188,6 +199,9 @@ func (s *Service) tellPositions(ctx context.Context, appID, queueID string) {
 	s.m.waiting(appID, queueID, len(waiting))
 	for i := range waiting {
 		c := &waiting[i]
+		if !only[c.ID] {
+			continue
+		}
 		s.mu.Lock()
 		changed := s.told[c.ID] != i+1
 		s.told[c.ID] = i + 1
