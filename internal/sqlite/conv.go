@@ -131,9 +131,15 @@ func (db *DB) Messages(ctx context.Context, appID, convID string, r parley.Messa
 	if r.Newest {
 		order = "DESC"
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT seq, id, sender, client_msg_id, kind, body, ts, variants
+	// Prepared once per order (readStmt): history, pulls and the event
+	// relay call this for every conversation they read.
+	st, err := db.readStmt(ctx, `SELECT seq, id, sender, client_msg_id, kind, body, ts, variants
 		FROM messages WHERE app_id = ? AND conv_id = ? AND seq > ? AND seq < ?
-		ORDER BY seq `+order+` LIMIT ?`, appID, convID, int64(after), int64(before), limit(r.Limit))
+		ORDER BY seq `+order+` LIMIT ?`)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	rows, err := st.QueryContext(ctx, appID, convID, int64(after), int64(before), limit(r.Limit))
 	if err != nil {
 		return nil, internal(op, err)
 	}
