@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,7 @@ exits non-zero if any is found.
 		rates                                         string
 		step, hold, settle                            time.Duration
 		jsonPath, url, apiKey, metricsURL             string
-		serverArgs, serverEnv                         []string
+		serverArgs, serverEnv, nodes                  []string
 	)
 	f := cmd.PersistentFlags()
 	f.IntVar(&conns, "conns", 1000, "idle, broadcast: users online")
@@ -60,6 +61,7 @@ exits non-zero if any is found.
 	f.StringVar(&apiKey, "api-key", "", "with --url: an API key of the app to create the users in")
 	f.IntVar(&pid, "server-pid", 0, "with --url: the server's process id, for its RSS and CPU from /proc")
 	f.StringVar(&metricsURL, "metrics-url", "", "with --url: the server's /metrics (on its --debug-addr)")
+	f.StringSliceVar(&nodes, "nodes", nil, "with --url: base URLs of the cluster's other nodes; direct and longpoll put each pair's users on two different nodes")
 	f.StringArrayVar(&serverArgs, "server-arg", nil, "an extra flag for the spawned server, e.g. --server-arg=--transport=gws (repeatable)")
 	f.StringArrayVar(&serverEnv, "server-env", nil, "an extra environment variable for the spawned server, e.g. GOGC=50 (repeatable)")
 
@@ -80,6 +82,11 @@ exits non-zero if any is found.
 				var tg *bench.Target
 				if url != "" {
 					tg, err = bench.External(url, apiKey, pid, metricsURL)
+					if err == nil {
+						err = tg.AddNodes(nodes)
+					}
+				} else if len(nodes) > 0 {
+					return errors.New("--nodes needs --url")
 				} else {
 					args := serverArgs
 					if tf := c.Flags().Lookup("transport"); tf != nil && tf.Changed {

@@ -387,10 +387,17 @@ func (c *Config) specs() ([]*Spec, []string) {
 		return specs, ids
 	}
 	if c.Scenario == ScenarioDirect || c.Scenario == ScenarioLongPoll {
+		nodes := append([]string{c.Target.URL}, c.Target.Nodes...)
 		for p := range c.Pairs {
 			a, b := prefix+strconv.Itoa(2*p), prefix+strconv.Itoa(2*p+1)
 			s := specs[p%len(specs)]
-			s.Users = append(s.Users, UserSpec{ID: a, Peer: b}, UserSpec{ID: b, Peer: a, LongPoll: c.Scenario == ScenarioLongPoll})
+			// With several nodes, a pair's users are on two different
+			// ones, so that every message crosses nodes.
+			ua, ub := UserSpec{ID: a, Peer: b}, UserSpec{ID: b, Peer: a, LongPoll: c.Scenario == ScenarioLongPoll}
+			if len(nodes) > 1 {
+				ua.URL, ub.URL = nodes[p%len(nodes)], nodes[(p+1)%len(nodes)]
+			}
+			s.Users = append(s.Users, ua, ub)
 			ids = append(ids, a, b)
 		}
 		for _, s := range specs {

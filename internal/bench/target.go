@@ -29,6 +29,11 @@ type Target struct {
 	APIKey     string // an API key of the app the users are created in
 	PID        int    // the server's process id, for /proc; 0 if unknown
 	MetricsURL string // its Prometheus /metrics, "" if none
+	// Nodes are more base URLs of the same cluster (other nodes sharing
+	// the target's database): direct and longpoll put each pair's two
+	// users on different nodes, so every message crosses nodes. Server
+	// CPU and metrics are the target's (URL) only.
+	Nodes []string
 
 	hc   *http.Client
 	cmd  *exec.Cmd
@@ -110,12 +115,8 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Target, error) {
 // External targets a server that is already running. The URL's host must
 // be a loopback address: the generator sends load nowhere else.
 func External(base, apiKey string, pid int, metricsURL string) (*Target, error) {
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("bench: --url %q must be http://host:port", base)
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("bench: --url %q is not on a loopback address", base)
+	if err := loopbackURL(base); err != nil {
+		return nil, err
 	}
 	if apiKey == "" {
 		return nil, errors.New("bench: an API key is required to create users and tokens")
@@ -269,4 +270,28 @@ func (t *Target) Provision(ctx context.Context, ids []string, withTokens int) ([
 		})
 	}
 	return tokens, g.Wait()
+}
+
+// loopbackURL checks that base is http://host:port on a loopback address.
+func loopbackURL(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("bench: %q must be http://host:port", base)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("bench: %q is not on a loopback address", base)
+	}
+	return nil
+}
+
+// AddNodes adds the base URLs of other nodes of the target's cluster
+// (see Nodes); each must be on a loopback address.
+func (t *Target) AddNodes(urls []string) error {
+	for _, u := range urls {
+		if err := loopbackURL(u); err != nil {
+			return err
+		}
+		t.Nodes = append(t.Nodes, strings.TrimSuffix(u, "/"))
+	}
+	return nil
 }

@@ -54,6 +54,9 @@ type UserSpec struct {
 	Peer     string `json:"peer,omitempty"` // direct: whom it writes to
 	Conv     string `json:"conv,omitempty"` // group: the conversation it writes to
 	LongPoll bool   `json:"longpoll,omitempty"`
+	// URL, if set, is the node this user connects to instead of the
+	// Spec's (a pair split over two nodes).
+	URL string `json:"url,omitempty"`
 }
 
 // command is what the coordinator tells a worker after the Spec.
@@ -238,7 +241,11 @@ func (w *worker) dialAll(ctx context.Context) (connected, failed int, first stri
 		g.Go(func() error {
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			o := client.Options{URL: w.spec.URL, Token: us.Token, Device: "bench", DialContext: dial, OnMessage: u.message,
+			url := w.spec.URL
+			if us.URL != "" {
+				url = us.URL
+			}
+			o := client.Options{URL: url, Token: us.Token, Device: "bench", DialContext: dial, OnMessage: u.message,
 				OnState: func(s client.State, _ error) {
 					if s == client.StateDisconnected {
 						w.drops.Add(1)
