@@ -66,9 +66,9 @@ func (c *RelayConfig) defaults() {
 // EventLog.Append). It also appends presence events handed to
 // PublishPresence, at most once.
 //
-// One relay should drain an outbox at a time: two would append the same
-// rows concurrently, which ids deduplicate but whose order they could
-// interleave. A Relay owns one goroutine, started by Start and stopped by
+// One relay should drain an outbox at a time (SetDraining): two would
+// append the same rows concurrently, which ids deduplicate, at twice the
+// cost. A Relay owns one goroutine, started by Start and stopped by
 // Close; Step runs one pass without it.
 type Relay struct {
 	outbox Outbox
@@ -82,6 +82,9 @@ type Relay struct {
 	ctx     context.Context // cancelled by Close: ends the step in progress
 	cancel  context.CancelFunc
 	started atomic.Bool
+	// passive: this relay appends its node's presence events only and
+	// leaves the outbox to another node's relay (SetDraining).
+	passive atomic.Bool
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -114,6 +117,18 @@ func (r *Relay) Close() {
 	})
 	if r.started.Load() {
 		<-r.done
+	}
+}
+
+// SetDraining says whether this relay drains the outbox (the default) or
+// only appends its node's presence events. Several relays on one outbox
+// are safe but each does all the work, and on a shared database they
+// contend for the log's counter; in a cluster one node drains at a time
+// (the one holding the relay lease, see internal/singleton).
+func (r *Relay) SetDraining(on bool) {
+	r.passive.Store(!on)
+	if on {
+		r.Kick()
 	}
 }
 
@@ -188,6 +203,9 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 // reports that it stopped at one of the two, so more may be waiting.
 func (r *Relay) step(ctx context.Context, maxRows, maxEvents int) (n int, full bool, err error) {
 	r.flushPresence(ctx)
+	if r.passive.Load() {
+		return 0, false, nil
+	}
 	rows, err := r.outbox.OutboxRows(ctx, maxRows)
 	if err != nil || len(rows) == 0 {
 		return 0, false, err

@@ -349,6 +349,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if role.worker {
 		s.routing.singleton(&cfg, "webhooks", s.events.SetWebhooks)
 	}
+	// The outbox is drained by one worker at a time; the others' relays
+	// append their own presence events only.
+	s.events.Relay().SetDraining(false)
+	if role.worker {
+		s.routing.singleton(&cfg, "relay", s.events.Relay().SetDraining)
+	}
 	if role.logic && s.routing.nc != nil {
 		if s.stopLogic, err = remote.Serve(s.routing.nc, natsSubject(&cfg, "logic.send"), s.chat, remoteSendTimeout, cfg.Logger); err != nil {
 			return nil, err
