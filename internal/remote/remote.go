@@ -71,20 +71,13 @@ func Serve(nc *nats.Conn, subject string, s Sender, timeout time.Duration, log *
 		subject = DefaultSubject
 	}
 	sub, err := nc.QueueSubscribe(subject, queueGroup, func(m *nats.Msg) {
-		var req request
-		if len(m.Data) > MaxRequest {
-			respond(m, chat.SendResult{Err: parley.Errorf(parley.ETooLarge, "send request larger than %d bytes", MaxRequest)}, log)
-			return
-		}
-		if err := json.Unmarshal(m.Data, &req); err != nil || req.App == "" || req.Sender == "" {
-			respond(m, chat.SendResult{Err: parley.Errorf(parley.EBadFrame, "undecodable send request")}, log)
+		req, err := decodeRequest(m.Data)
+		if err != nil {
+			respond(m, chat.SendResult{Err: err}, log)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		s.SendAsync(ctx, chat.SendRequest{
-			AppID: req.App, Sender: req.Sender, To: req.To, ConvID: req.Conv, ClientMsgID: req.CMID,
-			Kind: req.Kind, Body: req.Body, Variants: req.Variants, FromClient: req.FromClient, SkipConn: req.Skip,
-		}, func(r chat.SendResult) {
+		s.SendAsync(ctx, req, func(r chat.SendResult) {
 			cancel()
 			respond(m, r, log)
 		})
@@ -93,6 +86,23 @@ func Serve(nc *nats.Conn, subject string, s Sender, timeout time.Duration, log *
 		return nil, err
 	}
 	return func() { _ = sub.Drain() }, nil
+}
+
+// decodeRequest reads a send request: ETooLarge past MaxRequest,
+// EBadFrame for anything but a request naming an app and a sender. The
+// send itself is validated by chat, as any other.
+func decodeRequest(b []byte) (chat.SendRequest, error) {
+	if len(b) > MaxRequest {
+		return chat.SendRequest{}, parley.Errorf(parley.ETooLarge, "send request larger than %d bytes", MaxRequest)
+	}
+	var req request
+	if err := json.Unmarshal(b, &req); err != nil || req.App == "" || req.Sender == "" {
+		return chat.SendRequest{}, parley.Errorf(parley.EBadFrame, "undecodable send request")
+	}
+	return chat.SendRequest{
+		AppID: req.App, Sender: req.Sender, To: req.To, ConvID: req.Conv, ClientMsgID: req.CMID,
+		Kind: req.Kind, Body: req.Body, Variants: req.Variants, FromClient: req.FromClient, SkipConn: req.Skip,
+	}, nil
 }
 
 func respond(m *nats.Msg, r chat.SendResult, log *slog.Logger) {
