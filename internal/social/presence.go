@@ -119,22 +119,40 @@ type tracker struct {
 	// mu guards the fields below. It is a leaf: nothing else (registry,
 	// store, pusher) is called while it is held.
 	mu      sync.Mutex
-	told    map[userKey]*toldState
+	told    map[userKey]toldState
 	due     map[userKey]int64 // unix ns when to check a user
 	queue   []change
 	dropped int
 }
 
-// toldState is what the tracker last told of a user.
+// toldState is what the tracker last told of a user: 16 bytes in the
+// map's own storage, no allocation of its own, since the tracker holds
+// one for every user connected to the node.
 type toldState struct {
-	platforms []parley.Platform // told online on these
-	gen       uint64            // connections seen; a check that raced one is redone
+	platforms platformSet // told online on these; 0: nothing told yet
+	gen       uint64      // connections seen; a check that raced one is redone
+}
+
+// platformSet is a set of the known platforms, one bit each.
+type platformSet uint8
+
+var knownPlatforms = [...]parley.Platform{parley.PlatformAndroid, parley.PlatformH5, parley.PlatformIOS, parley.PlatformPC, parley.PlatformWeb}
+
+// setOf returns the set of the known platforms among ps.
+func setOf(ps []parley.Platform) platformSet {
+	var s platformSet
+	for _, p := range ps {
+		if i := slices.Index(knownPlatforms[:], p); i >= 0 {
+			s |= 1 << i
+		}
+	}
+	return s
 }
 
 func (t *tracker) init(s *Service) {
 	t.s = s
 	t.wake = make(chan struct{}, 1)
-	t.told = make(map[userKey]*toldState)
+	t.told = make(map[userKey]toldState)
 	t.due = make(map[userKey]int64)
 }
 
@@ -150,17 +168,15 @@ func (t *tracker) connected(ctx context.Context, app, user string) {
 		return // gone again already: its removal schedules a check
 	}
 	k := userKey{app, user}
+	set := setOf(ps)
 	t.mu.Lock()
 	st := t.told[k]
-	if st == nil {
-		st = &toldState{}
-		t.told[k] = st
-	}
 	st.gen++
-	if st.platforms == nil || !subset(ps, st.platforms) {
-		st.platforms = ps
+	if st.platforms == 0 || set&^st.platforms != 0 {
+		st.platforms = set
 		t.enqueue(change{app, parley.Presence{User: user, Online: true, Platforms: ps}})
 	}
+	t.told[k] = st
 	t.mu.Unlock()
 }
 
@@ -212,11 +228,7 @@ func (t *tracker) check() {
 		if at <= now {
 			keys = append(keys, k)
 			delete(t.due, k)
-			var gen uint64
-			if st := t.told[k]; st != nil {
-				gen = st.gen
-			}
-			gens = append(gens, gen)
+			gens = append(gens, t.told[k].gen)
 		}
 	}
 	t.mu.Unlock()
@@ -231,10 +243,10 @@ func (t *tracker) check() {
 		ps := platforms(conns)
 		local := slices.ContainsFunc(conns, func(c parley.ConnInfo) bool { return c.Node == t.s.cfg.Node })
 		t.mu.Lock()
-		st := t.told[k]
+		st, ok := t.told[k]
 		_, pending := t.due[k] // removed again since: that check decides
 		switch {
-		case st == nil || pending:
+		case !ok || pending:
 			// Nothing told by this node, or a later check decides.
 		case st.gen != gens[i]:
 			// A connection came while the registry was read: what was
@@ -244,11 +256,12 @@ func (t *tracker) check() {
 			switch {
 			case len(ps) == 0:
 				t.enqueue(change{k.app, parley.Presence{User: k.user, Online: false, Platforms: ps}})
-			case !slices.Equal(ps, st.platforms):
+			case setOf(ps) != st.platforms:
 				t.enqueue(change{k.app, parley.Presence{User: k.user, Online: true, Platforms: ps}})
 			}
 			if local {
-				st.platforms = ps
+				st.platforms = setOf(ps)
+				t.told[k] = st
 			} else {
 				delete(t.told, k)
 			}
@@ -343,14 +356,4 @@ func latest(queue []change) []change {
 	}
 	slices.Reverse(out)
 	return out
-}
-
-// subset reports whether every platform of a is in b.
-func subset(a, b []parley.Platform) bool {
-	for _, p := range a {
-		if !slices.Contains(b, p) {
-			return false
-		}
-	}
-	return true
 }
