@@ -127,3 +127,62 @@ type ContactStore interface {
 	// order, at most limit of them.
 	ProfilesSince(ctx context.Context, appID, viewer string, since uint64, in Interest, limit int) ([]User, error)
 }
+
+// PeersIn returns the other member named by each direct conversation id of
+// user among convs (other ids are skipped), in input order.
+func PeersIn(user string, convs []string) []string {
+	peers := make([]string, 0, len(convs))
+	for _, c := range convs {
+		if a, b, ok := DirectPeers(c); ok {
+			if a == user {
+				a = b
+			}
+			peers = append(peers, a)
+		}
+	}
+	return peers
+}
+
+// InterestedList builds the answer of ContactStore.Interested from the
+// lists a store reads: each id once, in the order added, never the user
+// themself nor a reserved id ("_system"), at most the limit (n <= 0 or
+// over MaxInterested means MaxInterested). Every store uses it, so all
+// answer alike.
+type InterestedList struct {
+	user string
+	n    int
+	seen map[string]struct{}
+	ids  []string
+}
+
+// NewInterestedList starts the list of who cares about user.
+func NewInterestedList(user string, n int) *InterestedList {
+	if n <= 0 || n > MaxInterested {
+		n = MaxInterested
+	}
+	return &InterestedList{user: user, n: n, seen: make(map[string]struct{})}
+}
+
+// Limit is the most ids the list takes.
+func (l *InterestedList) Limit() int { return l.n }
+
+// Full reports whether the list holds Limit ids.
+func (l *InterestedList) Full() bool { return len(l.ids) >= l.n }
+
+// Add adds ids, skipping repeats, the user and reserved ids, up to the
+// limit.
+func (l *InterestedList) Add(ids []string) {
+	for _, id := range ids {
+		if l.Full() {
+			return
+		}
+		if _, dup := l.seen[id]; dup || id == l.user || (id != "" && id[0] == '_') {
+			continue
+		}
+		l.seen[id] = struct{}{}
+		l.ids = append(l.ids, id)
+	}
+}
+
+// IDs returns the list.
+func (l *InterestedList) IDs() []string { return l.ids }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -295,55 +294,24 @@ func (s *Store) Contacts(ctx context.Context, appID, userID string, since uint64
 // name both members). limit <= 0 means parley.MaxInterested.
 func (s *Store) Interested(ctx context.Context, appID, userID string, in parley.Interest, n int) ([]string, error) {
 	const op = "postgres.Interested"
-	if n <= 0 || n > parley.MaxInterested {
-		n = parley.MaxInterested
-	}
-	seen := make(map[string]struct{})
-	var out []string
-	add := func(ids []string) {
-		for _, id := range ids {
-			if len(out) >= n {
-				return
-			}
-			if _, dup := seen[id]; dup || id == userID || strings.HasPrefix(id, "_") {
-				continue
-			}
-			seen[id] = struct{}{}
-			out = append(out, id)
-		}
-	}
+	list := parley.NewInterestedList(userID, n)
 	if in&parley.InterestContacts != 0 {
 		ids, err := queryStrings(ctx, s.w, `SELECT user_id FROM contacts
-			WHERE app_id = $1 AND contact_id = $2 AND NOT removed LIMIT $3`, appID, userID, n)
+			WHERE app_id = $1 AND contact_id = $2 AND NOT removed LIMIT $3`, appID, userID, list.Limit())
 		if err != nil {
 			return nil, internal(op, err)
 		}
-		add(ids)
+		list.Add(ids)
 	}
-	if in&parley.InterestPeers != 0 && len(out) < n {
+	if in&parley.InterestPeers != 0 && !list.Full() {
 		convs, err := queryStrings(ctx, s.w, `SELECT conv_id FROM members
 			WHERE app_id = $1 AND user_id = $2 AND role = '' AND conv_id >= 'd:' AND conv_id < 'd;'`, appID, userID)
 		if err != nil {
 			return nil, internal(op, err)
 		}
-		add(directPeers(userID, convs))
+		list.Add(parley.PeersIn(userID, convs))
 	}
-	return out, nil
-}
-
-// directPeers returns the other member named by each direct conversation
-// id of user.
-func directPeers(user string, convs []string) []string {
-	peers := make([]string, 0, len(convs))
-	for _, c := range convs {
-		if a, b, ok := parley.DirectPeers(c); ok {
-			if a == user {
-				a = b
-			}
-			peers = append(peers, a)
-		}
-	}
-	return peers
+	return list.IDs(), nil
 }
 
 // CaredAbout returns those of users that viewer cares about, in input
@@ -376,7 +344,7 @@ func (s *Store) CaredAbout(ctx context.Context, appID, viewer string, users []st
 		if err != nil {
 			return nil, internal(op, err)
 		}
-		for _, p := range directPeers(viewer, found) {
+		for _, p := range parley.PeersIn(viewer, found) {
 			cared[p] = true
 		}
 	}

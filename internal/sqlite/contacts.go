@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/parley-im/parley"
@@ -268,49 +267,24 @@ func (db *DB) Contacts(ctx context.Context, appID, userID string, since uint64, 
 // Its cost is proportional to those rows and to userID's conversations.
 func (db *DB) Interested(ctx context.Context, appID, userID string, in parley.Interest, n int) ([]string, error) {
 	const op = "sqlite.Interested"
-	if n <= 0 || n > parley.MaxInterested {
-		n = parley.MaxInterested
-	}
-	seen := make(map[string]struct{})
-	var out []string
-	add := func(ids []string) {
-		for _, id := range ids {
-			if len(out) >= n {
-				return
-			}
-			if _, dup := seen[id]; dup || id == userID || strings.HasPrefix(id, "_") {
-				continue
-			}
-			seen[id] = struct{}{}
-			out = append(out, id)
-		}
-	}
+	list := parley.NewInterestedList(userID, n)
 	if in&parley.InterestContacts != 0 {
 		ids, err := db.queryStrings(ctx, `SELECT user_id FROM contacts
-			WHERE app_id = ? AND contact_id = ? AND removed = 0 LIMIT ?`, appID, userID, n)
+			WHERE app_id = ? AND contact_id = ? AND removed = 0 LIMIT ?`, appID, userID, list.Limit())
 		if err != nil {
 			return nil, internal(op, err)
 		}
-		add(ids)
+		list.Add(ids)
 	}
-	if in&parley.InterestPeers != 0 && len(out) < n {
+	if in&parley.InterestPeers != 0 && !list.Full() {
 		convs, err := db.queryStrings(ctx, `SELECT conv_id FROM members
 			WHERE app_id = ? AND user_id = ? AND conv_id >= 'd:' AND conv_id < 'd;'`, appID, userID)
 		if err != nil {
 			return nil, internal(op, err)
 		}
-		peers := make([]string, 0, len(convs))
-		for _, c := range convs {
-			if a, b, ok := parley.DirectPeers(c); ok {
-				if a == userID {
-					a = b
-				}
-				peers = append(peers, a)
-			}
-		}
-		add(peers)
+		list.Add(parley.PeersIn(userID, convs))
 	}
-	return out, nil
+	return list.IDs(), nil
 }
 
 // CaredAbout returns those of users that viewer cares about, in input
