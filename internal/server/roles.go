@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -57,11 +56,7 @@ func (r remoteChat) SendAsync(ctx context.Context, req chat.SendRequest, done fu
 	r.c.SendAsync(ctx, req, done)
 }
 
-func (r remoteChat) Send(ctx context.Context, req chat.SendRequest) chat.SendResult {
-	return r.c.Send(ctx, req)
-}
-
-// roleNames lists r for the log.
+// String lists r for the log.
 func (r roles) String() string {
 	var out []string
 	for _, x := range []struct {
@@ -72,5 +67,5 @@ func (r roles) String() string {
 			out = append(out, x.name)
 		}
 	}
-	return strings.Join(slices.Clip(out), ",")
+	return strings.Join(out, ",")
 }
