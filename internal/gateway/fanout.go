@@ -104,7 +104,7 @@ type multiWriter interface {
 // fanMax bounds the items one writer takes from its queue at once.
 const fanMax = 8192
 
-// write delivers a writer's items. A session with several message pushes
+// writeItems delivers a writer's items. A session with several message pushes
 // among them gets them in one write (deliverPushes): under load, when
 // batches queue up, a writer needs fewer system calls per push the more
 // it has to do. Each session's deliveries keep their order.

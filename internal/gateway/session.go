@@ -213,27 +213,8 @@ func (s *Session) deliver(d *parley.Delivery) {
 	}
 	switch d.Kind {
 	case chat.DeliverMsg:
-		now := s.g.cfg.Now().UnixNano()
-		s.mu.Lock()
-		if s.unacked == nil {
-			s.unacked = make(map[uint64]*inflight)
-		}
-		if len(s.unacked) >= s.g.cfg.MaxUnacked {
-			s.mu.Unlock()
-			s.close(wire.CloseSlowConsumer, "slow consumer: too many unacknowledged pushes")
-			return
-		}
-		s.nextN++
-		n := s.nextN
-		s.unacked[n] = &inflight{payload: d.Payload, tries: 1, due: now + int64(s.g.cfg.RetryInterval)}
-		// Written under the lock so that pushes leave in n order.
-		ok := s.sendPush(n, d.Payload)
-		s.mu.Unlock()
-		if !ok {
-			s.closeSlow()
-			return
-		}
-		s.g.m.pushWritten()
+		one := [1]*parley.Delivery{d}
+		s.deliverPushes(one[:])
 	case chat.DeliverFrame:
 		s.write(d.Payload)
 	case chat.DeliverRead:
@@ -251,22 +232,23 @@ func (s *Session) deliver(d *parley.Delivery) {
 	}
 }
 
-// deliverPushes is deliver for several message pushes at once: numbered
-// and tracked as deliver does, and written in one write when the
-// transport can (multiWriter; long-poll numbers its own).
+// deliverPushes pushes messages (DeliverMsg): each numbered and tracked
+// for its ack, and written under the lock so that pushes leave in n
+// order. Several go in one write when the transport can (multiWriter; a
+// long-poll outlet numbers its own pushes, pushWriter).
 func (s *Session) deliverPushes(ds []*parley.Delivery) {
-	mw, ok := s.out.(multiWriter)
-	if _, lp := s.out.(pushWriter); !ok || lp {
-		for _, d := range ds {
-			s.deliver(d)
-		}
-		return
-	}
 	if s.state.Load() != stateAuthed {
 		return
 	}
+	mw, batch := s.out.(multiWriter)
+	if _, lp := s.out.(pushWriter); lp || len(ds) == 1 {
+		batch = false
+	}
 	now := s.g.cfg.Now().UnixNano()
-	frames := make([][]byte, 0, len(ds))
+	var frames [][]byte
+	if batch {
+		frames = make([][]byte, 0, len(ds))
+	}
 	s.mu.Lock()
 	if s.unacked == nil {
 		s.unacked = make(map[uint64]*inflight)
@@ -276,15 +258,21 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 		s.close(wire.CloseSlowConsumer, "slow consumer: too many unacknowledged pushes")
 		return
 	}
+	ok := true
 	for _, d := range ds {
 		s.nextN++
 		s.unacked[s.nextN] = &inflight{payload: d.Payload, tries: 1, due: now + int64(s.g.cfg.RetryInterval)}
-		frames = append(frames, wire.Msg(s.nextN, d.Payload))
+		if batch {
+			frames = append(frames, wire.Msg(s.nextN, d.Payload))
+		} else if ok {
+			ok = s.sendPush(s.nextN, d.Payload)
+		}
 	}
-	// Written under the lock so that pushes leave in n order.
-	err := mw.WriteMany(frames)
+	if batch {
+		ok = !errors.Is(mw.WriteMany(frames), ErrBacklog)
+	}
 	s.mu.Unlock()
-	if errors.Is(err, ErrBacklog) {
+	if !ok {
 		s.closeSlow()
 		return
 	}
