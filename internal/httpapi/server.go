@@ -199,9 +199,19 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, app *parley.App)
 		wire.WriteHTTPError(w, parley.Errorf(parley.EInvalid, "invalid user or device id"))
 		return
 	}
-	if err := s.Store.RevokeSessions(r.Context(), app.ID, user, req.Device, s.Now()); err != nil {
+	at := s.Now()
+	if err := s.Store.RevokeSessions(r.Context(), app.ID, user, req.Device, at); err != nil {
 		s.fail(w, err)
 		return
+	}
+	// Revocations count whole milliseconds: a token issued in the same
+	// millisecond is revoked too. auth.IssueTime moves a token past the
+	// revocations it is checked against when issued, but a token for any
+	// device is not checked against one device's. So the answer waits
+	// out the revocation's millisecond (at most 1 ms; nothing with a
+	// clock that is not the wall's): a token asked for after it is valid.
+	if d := time.Until(at.Truncate(time.Millisecond).Add(time.Millisecond)); d > 0 && d <= time.Millisecond {
+		time.Sleep(d)
 	}
 	kick := parley.Delivery{AppID: app.ID, Users: []string{user}, Kind: gateway.DeliverKick, Payload: []byte(req.Device)}
 	if err := s.Push.Push(r.Context(), []parley.Delivery{kick}); err != nil {
