@@ -179,3 +179,24 @@ func TestPlotLatency(t *testing.T) {
 		t.Fatal("no error for input without steps")
 	}
 }
+
+// TestDueBy pins the open-loop schedule: message k of a step is due at
+// k/rate. It was once due at (k+1)/rate while its latency counted from
+// k/rate, which added 1/rate to every latency (500 ms at 2 msgs/s).
+func TestDueBy(t *testing.T) {
+	for _, c := range []struct {
+		elapsed time.Duration
+		rate    float64
+		want    int64
+	}{
+		{0, 2, 1},
+		{499 * time.Millisecond, 2, 1},
+		{500 * time.Millisecond, 2, 2},
+		{9999 * time.Millisecond, 1, 10},
+		{time.Millisecond, 1000, 2},
+	} {
+		if got := dueBy(c.elapsed, c.rate); got != c.want {
+			t.Errorf("dueBy(%v, %v) = %d, want %d", c.elapsed, c.rate, got, c.want)
+		}
+	}
+}

@@ -382,7 +382,7 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 		}
 		var k int64
 		for now := time.Now(); now.Before(end) && ctx.Err() == nil; now = time.Now() {
-			due := int64(now.Sub(start).Seconds() * rate)
+			due := dueBy(now.Sub(start), rate)
 			for ; k < due; k++ {
 				if w.inflight.Load() >= maxIn {
 					st.skipped.Add(1)
@@ -417,6 +417,14 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 	codes := w.errCodes
 	w.errMu.Unlock()
 	w.emit(Event{Ev: "drained", ErrCodes: codes})
+}
+
+// dueBy is how many messages of an open-loop step at rate are due once
+// elapsed has passed since it started: message k is due at k/rate, so the
+// first one at once. Latency counts from that time, not from when the
+// sending loop got to it.
+func dueBy(elapsed time.Duration, rate float64) int64 {
+	return int64(elapsed.Seconds()*rate) + 1
 }
 
 func (u *vuser) send(ctx context.Context, st *stepStats, step int, at time.Time) {
