@@ -10,6 +10,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,44 +119,72 @@ func (d *Dispatcher) Push(ctx context.Context, ds []parley.Delivery) error {
 	return first
 }
 
-type appUser struct{ app, user string }
+// nodeSet is the nodes that hold a user's connections, without an
+// allocation for the common case of one node.
+type nodeSet struct {
+	first string
+	more  []string
+}
+
+func (n *nodeSet) add(node string) {
+	switch {
+	case n.first == "":
+		n.first = node
+	case n.first != node && !contains(n.more, node):
+		n.more = append(n.more, node)
+	}
+}
 
 // route looks up every recipient once and splits the deliveries by node,
-// each copy naming only the recipients on that node.
+// each copy naming only the recipients on that node. A batch nearly always
+// holds one app's deliveries, and a group message one delivery naming
+// thousands of users: route makes one registry lookup per app, keys its
+// tables by user id alone, and allocates nothing per recipient beyond the
+// copies' user lists.
 func (d *Dispatcher) route(ctx context.Context, ds []parley.Delivery) (map[string][]parley.Delivery, error) {
-	byApp := make(map[string][]string)
-	seen := make(map[appUser]struct{})
+	nodesOf := make(map[string]map[string]nodeSet, 1) // app -> user -> nodes
 	for i := range ds {
-		for _, u := range ds[i].Users {
-			k := appUser{ds[i].AppID, u}
-			if _, ok := seen[k]; !ok {
-				seen[k] = struct{}{}
-				byApp[ds[i].AppID] = append(byApp[ds[i].AppID], u)
+		app := ds[i].AppID
+		if _, done := nodesOf[app]; done {
+			continue
+		}
+		users := ds[i].Users
+		for j := i + 1; j < len(ds); j++ {
+			if ds[j].AppID == app {
+				if len(users) == len(ds[i].Users) {
+					users = slices.Clip(users) // append must copy, not write into ds[i].Users
+				}
+				users = append(users, ds[j].Users...)
 			}
 		}
-	}
-	nodesOf := make(map[appUser][]string, len(seen))
-	for app, users := range byApp {
 		conns, err := d.reg.Locate(ctx, app, users)
 		if err != nil {
 			return nil, err
 		}
+		m := make(map[string]nodeSet, len(conns))
 		for _, c := range conns {
-			k := appUser{app, c.UserID}
-			if !contains(nodesOf[k], c.Node) {
-				nodesOf[k] = append(nodesOf[k], c.Node)
-			}
+			n := m[c.UserID]
+			n.add(c.Node)
+			m[c.UserID] = n
 		}
+		nodesOf[app] = m
 	}
 	if d.offline != nil {
 		d.tellOffline(ds, nodesOf)
 	}
 	perNode := make(map[string][]parley.Delivery)
+	split := make(map[string][]string)
 	for i := range ds {
-		split := make(map[string][]string)
+		m := nodesOf[ds[i].AppID]
+		clear(split)
 		for _, u := range ds[i].Users {
-			for _, n := range nodesOf[appUser{ds[i].AppID, u}] {
-				split[n] = append(split[n], u)
+			n := m[u]
+			if n.first == "" {
+				continue
+			}
+			split[n.first] = append(split[n.first], u)
+			for _, node := range n.more {
+				split[node] = append(split[node], u)
 			}
 		}
 		for n, users := range split {
@@ -168,16 +197,17 @@ func (d *Dispatcher) route(ctx context.Context, ds []parley.Delivery) (map[strin
 }
 
 // tellOffline calls the OnOffline hook for the deliveries of its kind.
-func (d *Dispatcher) tellOffline(ds []parley.Delivery, nodesOf map[appUser][]string) {
+func (d *Dispatcher) tellOffline(ds []parley.Delivery, nodesOf map[string]map[string]nodeSet) {
 	var off []string
 	for i := range ds {
 		f := d.offline[ds[i].Kind]
 		if f == nil {
 			continue
 		}
+		m := nodesOf[ds[i].AppID]
 		off = off[:0]
 		for _, u := range ds[i].Users {
-			if len(nodesOf[appUser{ds[i].AppID, u}]) == 0 {
+			if m[u].first == "" {
 				off = append(off, u)
 			}
 		}

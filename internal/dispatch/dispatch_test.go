@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +200,36 @@ func TestFailedSendsLoggedOncePerWindow(t *testing.T) {
 	}
 	if n := strings.Count(buf.String(), "bus send failed"); n != 1 {
 		t.Fatalf("100 failed sends to one node logged %d times, want once:\n%s", n, buf.String())
+	}
+}
+
+type discard struct{}
+
+func (discard) Deliver([]parley.Delivery) {}
+
+// BenchmarkPushGroup routes one group message: one delivery naming 10,000
+// members, half of them online on this node.
+func BenchmarkPushGroup(b *testing.B) {
+	ctx := context.Background()
+	reg := inmem.NewRegistry()
+	bus := inmem.NewBus(0)
+	defer bus.Close()
+	members := make([]string, 10000)
+	for i := range members {
+		members[i] = "member-" + strconv.Itoa(i)
+		if i%2 == 0 {
+			c := parley.ConnInfo{AppID: "app", UserID: members[i], ConnID: "c" + strconv.Itoa(i), Node: "a"}
+			if err := reg.Register(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	d := dispatch.New("a", reg, bus, discard{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	ds := []parley.Delivery{{AppID: "app", Users: members, Kind: "msg", Payload: []byte("{}")}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Push(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

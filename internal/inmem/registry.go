@@ -1,7 +1,6 @@
 package inmem
 
 import (
-	"cmp"
 	"context"
 	"hash/maphash"
 	"slices"
@@ -105,31 +104,40 @@ func (r *Registry) Locate(_ context.Context, appID string, userIDs []string) ([]
 		defer s.mu.RUnlock()
 		return appendConns(nil, s.users[k]), nil
 	}
-	type located struct {
-		shard int
-		user  string
-	}
-	keys := make([]located, len(userIDs))
+	// Bucket the users by shard (a counting sort: no string compares),
+	// then take each shard's lock once.
+	shardOf := make([]uint8, len(userIDs))
+	var starts [numShards + 1]int
 	for i, u := range userIDs {
-		keys[i] = located{r.shardIndex(userKey{appID, u}), u}
+		sh := r.shardIndex(userKey{appID, u})
+		shardOf[i] = uint8(sh)
+		starts[sh+1]++
 	}
-	slices.SortFunc(keys, func(a, b located) int {
-		return cmp.Or(cmp.Compare(a.shard, b.shard), cmp.Compare(a.user, b.user))
-	})
-	keys = slices.Compact(keys)
-	out := make([]parley.ConnInfo, 0, len(keys)) // most users have one or two connections
-	for len(keys) > 0 {
-		n := 1
-		for n < len(keys) && keys[n].shard == keys[0].shard {
-			n++
+	for i := 1; i <= numShards; i++ {
+		starts[i] += starts[i-1]
+	}
+	byShard := make([]string, len(userIDs))
+	next := starts
+	for i, u := range userIDs {
+		byShard[next[shardOf[i]]] = u
+		next[shardOf[i]]++
+	}
+	out := make([]parley.ConnInfo, 0, len(userIDs)) // most users have one or two connections
+	for sh := range numShards {
+		bucket := byShard[starts[sh]:starts[sh+1]]
+		if len(bucket) == 0 {
+			continue
 		}
-		s := &r.shards[keys[0].shard]
+		slices.Sort(bucket) // a repeated user is looked up once
+		s := &r.shards[sh]
 		s.mu.RLock()
-		for _, k := range keys[:n] {
-			out = appendConns(out, s.users[userKey{appID, k.user}])
+		for i, u := range bucket {
+			if i > 0 && bucket[i-1] == u {
+				continue
+			}
+			out = appendConns(out, s.users[userKey{appID, u}])
 		}
 		s.mu.RUnlock()
-		keys = keys[n:]
 	}
 	if len(out) == 0 {
 		return nil, nil

@@ -32,7 +32,7 @@ func TestRegistryForgetsEmptyUsers(t *testing.T) {
 }
 
 func BenchmarkRegistryLocate(b *testing.B) {
-	for _, n := range []int{1, 10, 100, 1000} {
+	for _, n := range []int{1, 10, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
 			r := NewRegistry()
 			ctx := context.Background()
