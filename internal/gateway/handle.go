@@ -17,6 +17,11 @@ func (s *Session) handle(data []byte, reply func([]byte)) bool {
 		reply(wire.Err("", parley.Errorf(parley.ENotFound, "session ended")))
 		return true
 	}
+	if string(data) == wire.PingFrame && s.state.Load() == stateAuthed {
+		s.g.m.frameIn(wire.TPing)
+		reply(wire.Pong())
+		return true
+	}
 	in, err := wire.Decode(data)
 	id, typ := "", ""
 	if in != nil {
