@@ -230,6 +230,12 @@ func (cn *conn) received(b []byte) {
 		}
 	}
 	cn.lastRecv.Store(time.Now().UnixNano())
+	// Message pushes are most of the frames a busy client gets; the fast
+	// path decodes them as the TMsg case below would.
+	if n, m, ok := decodePush(b); ok {
+		cn.c.q.push(event{kind: evPush, conn: cn, n: n, msg: m})
+		return
+	}
 	var f serverFrame
 	if err := json.Unmarshal(b, &f); err != nil {
 		cn.c.log.Warn("undecodable server frame", "err", err)
