@@ -185,7 +185,7 @@ func (cn *conn) write(ctx context.Context, frame []byte) error {
 
 // ping writes a ping frame without waiting for the pong.
 func (cn *conn) ping(ctx context.Context) {
-	_ = cn.write(ctx, []byte(`{"type":"ping"}`))
+	_ = cn.write(ctx, []byte(wire.PingFrame))
 }
 
 // awaitPong returns a channel closed at the next pong (or when the conn
