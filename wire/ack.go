@@ -1,0 +1,47 @@
+package wire
+
+// ackPrefix is how every ack frame of the Go client begins.
+const ackPrefix = `{"type":"ack","n":[`
+
+// DecodeAck reads an ack frame spelled exactly as the Go client writes it,
+// {"type":"ack","n":[1,2,3]}, without encoding/json: a busy session sends
+// one about every second, and Decode made a dozen allocations for each.
+// ok is false for anything else (other spacing, key order, an empty or
+// too long list, numbers that are not plain uint64 digits), and the frame
+// must then go through Decode. When ok is true, Decode would have accepted
+// the frame as an ack with the same numbers.
+func DecodeAck(b []byte) (ns []uint64, ok bool) {
+	if len(b) < len(ackPrefix)+3 || len(b) > MaxFrameSize || string(b[:len(ackPrefix)]) != ackPrefix ||
+		string(b[len(b)-2:]) != "]}" {
+		return nil, false
+	}
+	list := b[len(ackPrefix) : len(b)-2]
+	ns = make([]uint64, 0, len(list)/4+1)
+	for len(list) > 0 {
+		i := 0
+		var n uint64
+		for i < len(list) && list[i] >= '0' && list[i] <= '9' {
+			d := uint64(list[i] - '0')
+			if n > (1<<64-1-d)/10 {
+				return nil, false // overflows uint64
+			}
+			n = n*10 + d
+			i++
+		}
+		if i == 0 || (i > 1 && list[0] == '0') {
+			return nil, false // no digits, or a leading zero
+		}
+		ns = append(ns, n)
+		if len(ns) > MaxAcks {
+			return nil, false
+		}
+		list = list[i:]
+		if len(list) > 0 {
+			if list[0] != ',' || len(list) == 1 {
+				return nil, false
+			}
+			list = list[1:]
+		}
+	}
+	return ns, true
+}

@@ -1,0 +1,70 @@
+package wire_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parley-im/parley/wire"
+)
+
+var ackSeeds = []string{
+	`{"type":"ack","n":[1]}`,
+	`{"type":"ack","n":[1,2,3]}`,
+	`{"type":"ack","n":[0,18446744073709551615]}`,
+	`{"type":"ack","n":[18446744073709551616]}`,
+	`{"type":"ack","n":[01]}`,
+	`{"type":"ack","n":[]}`,
+	`{"type":"ack","n":[1,]}`,
+	`{"type":"ack","n":[,1]}`,
+	`{"type":"ack","n":[1 ,2]}`,
+	`{"type":"ack","n":[-1]}`,
+	`{"type":"ack","n":[1.5]}`,
+	`{"type":"ack", "n":[1]}`,
+	`{"type":"ack","n":[1]} `,
+	`{"type":"ack","n":[1]}}`,
+	`{"type":"ack","n":[1]`,
+	`{"type":"ack","n":[1` + strings.Repeat(",1", wire.MaxAcks) + `]}`,
+}
+
+func TestDecodeAck(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []uint64
+	}{
+		{`{"type":"ack","n":[1]}`, []uint64{1}},
+		{`{"type":"ack","n":[1,2,3]}`, []uint64{1, 2, 3}},
+		{`{"type":"ack","n":[0,18446744073709551615]}`, []uint64{0, 18446744073709551615}},
+	} {
+		got, ok := wire.DecodeAck([]byte(c.in))
+		if !ok || !slices.Equal(got, c.want) {
+			t.Errorf("DecodeAck(%s) = %v, %v; want %v, true", c.in, got, ok, c.want)
+		}
+	}
+	for _, in := range ackSeeds[3:] {
+		if got, ok := wire.DecodeAck([]byte(in)); ok {
+			t.Errorf("DecodeAck(%.60s) = %v, true; want it declined", in, got)
+		}
+	}
+}
+
+// FuzzDecodeAck checks DecodeAck against Decode: whatever it accepts,
+// Decode accepts as an ack with the same numbers.
+func FuzzDecodeAck(f *testing.F) {
+	for _, s := range ackSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ns, ok := wire.DecodeAck(b)
+		if !ok {
+			return
+		}
+		in, err := wire.Decode(b)
+		if err != nil {
+			t.Fatalf("DecodeAck accepted %q, Decode refused it: %v", b, err)
+		}
+		if in.Type != wire.TAck || !slices.Equal(in.N, ns) {
+			t.Fatalf("DecodeAck(%q) = %v; Decode gives %q %v", b, ns, in.Type, in.N)
+		}
+	})
+}
