@@ -2,8 +2,8 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,8 +244,13 @@ func (d *deliverer) readState(cs parley.ConvState) {
 func (d *deliverer) deliver(m parley.Message) {
 	d.cursors[m.ConvID] = m.Seq
 	// Sending moves the sender's read cursor to the message; that move
-	// is implied by the message and not reported to OnRead.
-	d.reads.saw(m.ConvID, m.Sender, m.Seq)
+	// is implied by the message and not reported to OnRead. In a group
+	// the server pushes only this user's own cursor (protocol §13.5), so
+	// other members' cursors are not kept: a busy group of thousands
+	// would otherwise cost a map entry per member who ever sent.
+	if _, group := parley.GroupOf(m.ConvID); !group || m.Sender == d.c.user {
+		d.reads.saw(m.ConvID, m.Sender, m.Seq)
+	}
 	if d.c.opts.OnMessage != nil && d.c.ctx.Err() == nil {
 		d.c.opts.OnMessage(m)
 	}
@@ -263,7 +268,7 @@ func (d *deliverer) flushAcks() {
 		for len(ns) > 0 {
 			chunk := ns[:min(len(ns), wire.MaxAcks)]
 			ns = ns[len(chunk):]
-			frame, _ := json.Marshal(wire.In{Type: wire.TAck, N: chunk})
+			frame := ackFrame(chunk)
 			ctx, cancel := context.WithTimeout(cn.ctx, writeTimeout)
 			err := cn.write(ctx, frame)
 			cancel()
@@ -272,6 +277,20 @@ func (d *deliverer) flushAcks() {
 			}
 		}
 	}
+}
+
+// ackFrame is the ack frame for push numbers ns, built without
+// encoding/json: a busy client writes one about every second.
+func ackFrame(ns []uint64) []byte {
+	b := make([]byte, 0, 24+len(ns)*8)
+	b = append(b, `{"type":"ack","n":[`...)
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return append(b, "]}"...)
 }
 
 func (d *deliverer) state(s State, err error) {
