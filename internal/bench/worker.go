@@ -111,7 +111,15 @@ type stepStats struct {
 	latency, ackTime                        Histogram
 
 	lastMu sync.Mutex
-	last   map[string]int64 // group: message -> latency to its last recipient
+	last   map[msgKey]int64 // group: message -> latency to its last recipient
+}
+
+// msgKey names a benchmark message by its sender and due time, without
+// building a string for each of the thousands of deliveries of a group
+// message.
+type msgKey struct {
+	from string
+	at   int64
 }
 
 // roundStats are one broadcast round's counters.
@@ -199,7 +207,7 @@ func (w *worker) emit(e Event) {
 func (w *worker) run(ctx context.Context, cmds <-chan command) error {
 	if w.spec.Scenario == ScenarioDirect || w.spec.Scenario == ScenarioLongPoll || w.spec.Scenario == ScenarioGroup {
 		for range w.spec.Rates {
-			w.steps = append(w.steps, &stepStats{last: map[string]int64{}})
+			w.steps = append(w.steps, &stepStats{last: map[msgKey]int64{}})
 		}
 	}
 	start := time.Now()
@@ -315,7 +323,7 @@ func (u *vuser) message(m parley.Message) {
 			st.delivered.Add(1)
 			st.latency.Record(lat)
 			if u.spec.Conv != "" {
-				k := m.Sender + "/" + strconv.FormatInt(sentAt, 10)
+				k := msgKey{m.Sender, sentAt}
 				st.lastMu.Lock()
 				st.last[k] = max(st.last[k], int64(lat))
 				st.lastMu.Unlock()
@@ -408,7 +416,13 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 	stopProgress()
 	for i, st := range w.steps {
 		st.lastMu.Lock()
-		last := st.last
+		var last map[string]int64
+		if len(st.last) > 0 {
+			last = make(map[string]int64, len(st.last))
+			for k, v := range st.last {
+				last[k.from+"/"+strconv.FormatInt(k.at, 10)] = v
+			}
+		}
 		st.lastMu.Unlock()
 		w.emit(Event{Ev: "step", Step: i, Sent: st.sent.Load(), Acked: st.acked.Load(), Delivered: st.delivered.Load(),
 			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: last})
