@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,10 @@ const requestTimeout = 15 * time.Second
 // retransmits only after its retry interval (18 s by default), so a delay
 // well below it costs nothing. At 50 ms a member of a busy group still
 // acked nearly every push (the group benchmark: 25,000 ack frames/s for
-// 25,000 pushes/s); at 1 s it acks about once a second.
+// 25,000 pushes/s); at 1 s it acks about once a second. The delay is
+// drawn between ackDelay/2 and 3*ackDelay/2 each time: the members of a
+// group get its message at the same moment, and a fixed delay had all of
+// them ack at the same moment too, just when the next message went out.
 const (
 	ackBatch = 64
 	ackDelay = time.Second
@@ -79,7 +83,7 @@ func (d *deliverer) run() {
 			d.flushAcks()
 			ackDue = nil
 		case d.nacks > 0 && ackDue == nil:
-			ackDue = time.After(ackDelay)
+			ackDue = time.After(ackDelay/2 + rand.N(ackDelay))
 		}
 		if !d.dirty || retry != nil || c.ctx.Err() != nil || c.current() == nil {
 			continue
