@@ -217,7 +217,7 @@ func (c *conn) end(err error) {
 	c.evMu.Unlock()
 
 	c.state.Store(stateClosed)
-	c.u.conns.Delete(c.nc)
+	c.u.conns.delete(c.nc)
 	defer c.recoverHandler("Closed")
 	c.h.Closed(err)
 }

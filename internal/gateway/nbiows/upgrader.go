@@ -55,7 +55,7 @@ type Upgrader struct {
 
 	// conns maps *nbio.Conn to *conn for every connection whose Handler
 	// has not had Closed. The OnWrittenSize callback reads it.
-	conns sync.Map
+	conns connTable
 }
 
 var _ gateway.Upgrader = (*Upgrader)(nil)
@@ -127,8 +127,8 @@ func (u *Upgrader) execute(f func()) {
 // written is nbio's OnWrittenSize callback: n bytes of nc went to the
 // kernel. nbio calls it with nc's lock held.
 func (u *Upgrader) written(nc *nbio.Conn, _ []byte, n int) {
-	if v, ok := u.conns.Load(nc); ok {
-		v.(*conn).unsent.Add(-int64(n))
+	if c := u.conns.load(nc); c != nil {
+		c.unsent.Add(-int64(n))
 	}
 }
 
@@ -171,11 +171,11 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, newHandler fu
 		return errNotTransferred
 	}
 	c.wsc, c.nc = wsc, nc
-	u.conns.Store(nc, c)
+	u.conns.store(nc, c)
 	defer func() {
 		if c.h == nil { // newHandler panicked or returned nil: undo
 			c.ended = true
-			u.conns.Delete(nc)
+			u.conns.delete(nc)
 			_ = nc.Close()
 		}
 	}()
@@ -199,10 +199,9 @@ func (u *Upgrader) Close() error {
 
 		u.engine.Stop()
 		u.workers.Wait()
-		u.conns.Range(func(_, v any) bool {
-			v.(*conn).end(ErrUpgraderClosed)
-			return true
-		})
+		for _, c := range u.conns.all() {
+			c.end(ErrUpgraderClosed)
+		}
 	})
 	return nil
 }
