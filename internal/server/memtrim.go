@@ -12,16 +12,21 @@ import (
 // each) until the next GC, and an idle node has no next GC until the
 // runtime forces one every two minutes; until then its RSS is ~40% above
 // what its sessions need (measured with parley bench idle at 15,000
-// connections: 4.1 KB per connection before a GC, 2.9 KB after).
+// connections: 4.1 KB per connection before a GC, 2.9 KB after). A GC
+// alone is not enough either: the pages it frees stay in RSS until the
+// runtime's scavenger returns them, slowly (the same benchmark ended at
+// 2.3 KB or at 4.0 KB per connection depending on when the last GC ran).
 //
-// Every trimCheck it looks at the runtime's metrics; when no GC has run
-// since the last look and the heap holds more than trimSlack beyond what
-// was live at the last GC, it runs a GC and returns the freed memory to
-// the OS (debug.FreeOSMemory). Under load GCs run on their own and it
-// does nothing; after a burst it costs one GC.
+// Every trimCheck it looks at the runtime's metrics. When the node was
+// quiet over the last period (it allocated less than trimQuiet) and holds
+// more than trimSlack of garbage or of freed pages not yet returned, it
+// runs a GC and returns the free pages to the OS (debug.FreeOSMemory).
+// A busy node allocates more than trimQuiet and runs its own GCs: the
+// trimmer does nothing there.
 const (
 	trimCheck = 10 * time.Second
 	trimSlack = 8 << 20
+	trimQuiet = 64 << 20
 )
 
 type memTrimmer struct {
@@ -35,30 +40,59 @@ func startMemTrimmer() *memTrimmer {
 	return t
 }
 
-func (t *memTrimmer) run() {
-	defer close(t.done)
-	samples := []metrics.Sample{
-		{Name: "/gc/cycles/total:gc-cycles"},
+// memSample is what the trimmer reads of the runtime's metrics.
+type memSample struct {
+	allocs  uint64 // bytes allocated since the process started
+	live    uint64 // heap live after the last GC
+	objects uint64 // heap occupied by objects, live or garbage
+	free    uint64 // free heap pages not yet returned to the OS
+}
+
+// trimDue reports whether to trim, given the sample at the start of the
+// period and the one now.
+func trimDue(prev, cur memSample) bool {
+	quiet := cur.allocs-prev.allocs < trimQuiet
+	return quiet && (cur.objects > cur.live+trimSlack || cur.free > trimSlack)
+}
+
+// trimMetrics are the runtime metrics readMemSample reads, in its order.
+func trimMetrics() []metrics.Sample {
+	return []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
 	}
+}
+
+func readMemSample(samples []metrics.Sample) memSample {
+	metrics.Read(samples)
+	return memSample{
+		allocs:  samples[0].Value.Uint64(),
+		live:    samples[1].Value.Uint64(),
+		objects: samples[2].Value.Uint64(),
+		free:    samples[3].Value.Uint64(),
+	}
+}
+
+func (t *memTrimmer) run() {
+	defer close(t.done)
+	samples := trimMetrics()
 	tick := time.NewTicker(trimCheck)
 	defer tick.Stop()
-	var lastCycles uint64
+	prev := readMemSample(samples)
 	for {
 		select {
 		case <-t.stop:
 			return
 		case <-tick.C:
 		}
-		metrics.Read(samples)
-		cycles, live, objects := samples[0].Value.Uint64(), samples[1].Value.Uint64(), samples[2].Value.Uint64()
-		if cycles == lastCycles && objects > live+trimSlack {
+		cur := readMemSample(samples)
+		if trimDue(prev, cur) {
 			debug.FreeOSMemory() // a GC, then the free pages back to the OS
-			metrics.Read(samples)
-			cycles = samples[0].Value.Uint64()
+			cur = readMemSample(samples)
 		}
-		lastCycles = cycles
+		prev = cur
 	}
 }
 
