@@ -28,9 +28,14 @@ func (db *DB) User(ctx context.Context, appID, userID string) (*parley.User, err
 	u := parley.User{AppID: appID, ID: userID}
 	var role, meta string
 	var created, updated int64
-	err := db.r.QueryRowContext(ctx, `SELECT name, avatar, role, metadata, created_at, updated_at
-		FROM users WHERE app_id = ? AND id = ?`, appID, userID).
-		Scan(&u.Name, &u.Avatar, &role, &meta, &created, &updated)
+	// Prepared once (readStmt): every connect and every user of a listed
+	// broadcast looks a user up, and modernc parses SQL on each call.
+	st, err := db.readStmt(ctx, `SELECT name, avatar, role, metadata, created_at, updated_at
+		FROM users WHERE app_id = ? AND id = ?`)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	err = st.QueryRowContext(ctx, appID, userID).Scan(&u.Name, &u.Avatar, &role, &meta, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(op, "user %q not found", userID)
 	}
@@ -79,9 +84,12 @@ func (db *DB) RevokeSessions(ctx context.Context, appID, userID, device string, 
 func (db *DB) RevokedBefore(ctx context.Context, appID, userID, device string) (time.Time, error) {
 	const op = "sqlite.RevokedBefore"
 	var ns sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT max(revoked_before) FROM revocations
-		WHERE app_id = ? AND user_id = ? AND device IN ('', ?)`, appID, userID, device).Scan(&ns)
+	st, err := db.readStmt(ctx, `SELECT max(revoked_before) FROM revocations
+		WHERE app_id = ? AND user_id = ? AND device IN ('', ?)`)
 	if err != nil {
+		return time.Time{}, internal(op, err)
+	}
+	if err := st.QueryRowContext(ctx, appID, userID, device).Scan(&ns); err != nil {
 		return time.Time{}, internal(op, err)
 	}
 	if !ns.Valid {
