@@ -53,7 +53,7 @@ type Session struct {
 
 	mu      sync.Mutex // guards the fields below
 	nextN   uint64
-	unacked map[uint64]*inflight
+	unacked pending
 	work    [][]byte
 	working bool
 	// A token bucket for request frames, inline rather than a
@@ -63,13 +63,6 @@ type Session struct {
 	tokens     float64 // request frames the session may still make
 	tokensAt   int64   // unix ns when tokens was last topped up; 0: never
 
-}
-
-// inflight is a push awaiting its ack.
-type inflight struct {
-	payload []byte // the message JSON
-	tries   int
-	due     int64 // unix nanoseconds when it is sent again
 }
 
 func (g *Gateway) newSession(out Conn, ip string, tr transport) *Session {
@@ -157,7 +150,7 @@ func (s *Session) Closed(err error) {
 		cancel()
 	}
 	s.mu.Lock()
-	s.unacked = nil
+	s.unacked.reset()
 	s.work = nil
 	s.mu.Unlock()
 }
@@ -250,10 +243,7 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 		frames = make([][]byte, 0, len(ds))
 	}
 	s.mu.Lock()
-	if s.unacked == nil {
-		s.unacked = make(map[uint64]*inflight)
-	}
-	if len(s.unacked)+len(ds) > s.g.cfg.MaxUnacked {
+	if s.unacked.len()+len(ds) > s.g.cfg.MaxUnacked {
 		s.mu.Unlock()
 		s.close(wire.CloseSlowConsumer, "slow consumer: too many unacknowledged pushes")
 		return
@@ -261,7 +251,7 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 	ok := true
 	for _, d := range ds {
 		s.nextN++
-		s.unacked[s.nextN] = &inflight{payload: d.Payload, tries: 1, due: now + int64(s.g.cfg.RetryInterval)}
+		s.unacked.add(s.nextN, d.Payload, now+int64(s.g.cfg.RetryInterval))
 		if batch {
 			frames = append(frames, wire.Msg(s.nextN, d.Payload))
 		} else if ok {
@@ -288,7 +278,7 @@ const DeliverKick = "kick"
 func (s *Session) ack(ns []uint64) {
 	s.mu.Lock()
 	for _, n := range ns {
-		delete(s.unacked, n)
+		s.unacked.ack(n)
 	}
 	s.mu.Unlock()
 }

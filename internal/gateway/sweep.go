@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"slices"
 	"time"
 
 	"github.com/parley-im/parley/wire"
@@ -48,20 +47,23 @@ func (s *Session) sweep(now int64) {
 	s.mu.Lock()
 	resync, ok := false, true
 	var due []uint64
-	for n, p := range s.unacked {
-		if now >= p.due {
-			if p.tries > cfg.MaxRetries {
-				resync = true
-				break
-			}
-			due = append(due, n)
+	q := &s.unacked
+	for i := range q.q {
+		p := &q.q[i]
+		if p.acked || now < p.due {
+			continue
 		}
+		if int(p.tries) > cfg.MaxRetries {
+			resync = true
+			break
+		}
+		due = append(due, q.base+uint64(i))
 	}
 	if !resync {
-		// Resend in push order, as the device first saw them.
-		slices.Sort(due)
+		// Resend in push order, as the device first saw them (q is in
+		// push order; sending does not change it).
 		for _, n := range due {
-			p := s.unacked[n]
+			p := &q.q[n-q.base]
 			p.tries++
 			p.due = now + int64(cfg.RetryInterval)
 			ok = s.sendPush(n, p.payload) && ok
@@ -71,7 +73,7 @@ func (s *Session) sweep(now int64) {
 	if resync {
 		// The device missed pushes despite every retry: drop them all and
 		// let sync, the source of truth, catch it up.
-		s.unacked = nil
+		q.reset()
 		ok = s.send(wire.Resync()) && ok
 	}
 	s.mu.Unlock()
