@@ -61,3 +61,32 @@ type ReadCursor struct {
 	User string
 	Seq  uint64
 }
+
+// RangeReader is an Outbox that reads the messages of many ranges at
+// once; the relay uses it, when its outbox has it, instead of a Messages
+// call per range (a broadcast's outbox row names a range per recipient's
+// conversation: thousands of queries a step).
+type RangeReader interface {
+	// MessagesInRanges returns the messages of every range of rs, range
+	// by range in rs's order and by seq within each, at most limit (at
+	// least 1) in all, each with its AppID and ConvID set. A range's
+	// messages the store does not have are left out. When it returns
+	// limit messages there may be more: the caller goes on from the last
+	// one's seq in its range.
+	MessagesInRanges(ctx context.Context, rs []MsgRange, limit int) ([]parley.Message, error)
+}
+
+// OutboxLog is an EventLog kept in the same database as an outbox, which
+// can append a step's events and delete its outbox rows in one
+// transaction: the relay uses it, when its log has it and HasOutbox says
+// the relay's outbox is that database, instead of an Append and a
+// DeleteOutbox (two write transactions, each a commit).
+type OutboxLog interface {
+	// HasOutbox reports whether o keeps its rows in the log's database,
+	// so that AppendFromOutbox deleting rows there is o.DeleteOutbox.
+	HasOutbox(o Outbox) bool
+	// AppendFromOutbox appends evs exactly as Append does and deletes the
+	// outbox rows with these ids (ids not there are ignored), atomically:
+	// both or neither.
+	AppendFromOutbox(ctx context.Context, evs []Event, outboxIDs []int64) error
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 
 	"github.com/parley-im/parley/internal/events"
@@ -35,10 +36,68 @@ func (l *EventLog) Append(ctx context.Context, evs []events.Event) error {
 		return internal(op, err)
 	}
 	defer rollback(tx)
+	if err := appendEvents(ctx, tx, evs); err != nil {
+		return internal(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+var _ events.OutboxLog = (*EventLog)(nil)
+
+// HasOutbox reports whether o is the log's DB, or embeds it
+// (events.OutboxLog).
+func (l *EventLog) HasOutbox(o events.Outbox) bool {
+	h, ok := o.(sqliteDB)
+	return ok && h.sqliteDB() == l.db
+}
+
+// AppendFromOutbox appends evs as Append does and deletes the outbox rows
+// ids in the same transaction (events.OutboxLog): the relay's step is one
+// commit rather than two.
+func (l *EventLog) AppendFromOutbox(ctx context.Context, evs []events.Event, outboxIDs []int64) error {
+	const op = "sqlite.EventLog.AppendFromOutbox"
+	if err := events.ValidateEvents(evs); err != nil {
+		return err
+	}
+	if len(evs) == 0 && len(outboxIDs) == 0 {
+		return nil
+	}
+	ids, err := json.Marshal(outboxIDs)
+	if err != nil {
+		return internal(op, err)
+	}
+	tx, err := l.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer rollback(tx)
+	if err := appendEvents(ctx, tx, evs); err != nil {
+		return internal(op, err)
+	}
+	if len(outboxIDs) > 0 {
+		if _, err := tx.ExecContext(ctx, outboxDelete, string(ids)); err != nil {
+			return internal(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// appendEvents is Append's work in tx: it adds evs (validated), skipping
+// those whose id the app's log already holds.
+func appendEvents(ctx context.Context, tx *sql.Tx, evs []events.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (app_id, pos, id, type, ts, data) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, id) DO NOTHING`)
 	if err != nil {
-		return internal(op, err)
+		return err
 	}
 	defer ins.Close()
 	next := make(map[string]uint64) // per app, the next position
@@ -46,24 +105,21 @@ func (l *EventLog) Append(ctx context.Context, evs []events.Event) error {
 		pos, ok := next[e.App]
 		if !ok {
 			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) + 1 FROM events WHERE app_id = ?`, e.App).Scan(&pos); err != nil {
-				return internal(op, err)
+				return err
 			}
 		}
 		res, err := ins.ExecContext(ctx, e.App, int64(pos), e.ID, e.Type, e.Time, string(e.Data))
 		if err != nil {
-			return internal(op, err)
+			return err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return internal(op, err)
+			return err
 		}
 		if n == 1 {
 			pos++
 		}
 		next[e.App] = pos
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(op, err)
 	}
 	return nil
 }

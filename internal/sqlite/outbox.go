@@ -109,6 +109,10 @@ func decodeTuple(data []byte, dst ...any) error {
 	return nil
 }
 
+// outboxDelete deletes the outbox rows whose ids a JSON array lists
+// (DeleteOutbox, EventLog.AppendFromOutbox).
+const outboxDelete = `DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))`
+
 // DeleteOutbox deletes outbox rows by id (events.Outbox).
 func (db *DB) DeleteOutbox(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
@@ -118,7 +122,7 @@ func (db *DB) DeleteOutbox(ctx context.Context, ids []int64) error {
 	if err != nil {
 		return internal("sqlite.DeleteOutbox", err)
 	}
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))`, string(js)); err != nil {
+	if _, err := db.w.ExecContext(ctx, outboxDelete, string(js)); err != nil {
 		return internal("sqlite.DeleteOutbox", err)
 	}
 	return nil
