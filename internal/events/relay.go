@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -63,8 +64,9 @@ func (c *RelayConfig) defaults() {
 // crash between the append and the delete makes the next relay append the
 // same events again, which the log skips by id; so every committed change
 // reaches the log once (within a JetStream log's duplicate window, see
-// EventLog.Append). It also appends presence events handed to
-// PublishPresence, at most once.
+// EventLog.Append). A log in the outbox's database (OutboxLog) does the
+// append and the delete in one transaction. The relay also appends
+// presence events handed to PublishPresence, at most once.
 //
 // One relay should drain an outbox at a time (SetDraining): two would
 // append the same rows concurrently, which ids deduplicate, at twice the
@@ -74,6 +76,10 @@ type Relay struct {
 	outbox Outbox
 	log    EventLog
 	cfg    RelayConfig
+	// ranges is outbox's RangeReader, if it has one; olog is log's
+	// OutboxLog, if it has one and keeps outbox's rows.
+	ranges RangeReader
+	olog   OutboxLog
 
 	mu       sync.Mutex // guards presence and dropped; a leaf
 	presence []Event
@@ -96,8 +102,13 @@ type Relay struct {
 func NewRelay(outbox Outbox, log EventLog, cfg RelayConfig) *Relay {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Relay{outbox: outbox, log: log, cfg: cfg, ctx: ctx, cancel: cancel,
+	r := &Relay{outbox: outbox, log: log, cfg: cfg, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	r.ranges, _ = outbox.(RangeReader)
+	if ol, ok := log.(OutboxLog); ok && ol.HasOutbox(outbox) {
+		r.olog = ol
+	}
+	return r
 }
 
 // Start starts the relay's goroutine. Call it at most once.
@@ -211,17 +222,32 @@ func (r *Relay) step(ctx context.Context, maxRows, maxEvents int) (n int, full b
 		return 0, false, err
 	}
 	full = len(rows) == maxRows
-	var evs []Event
-	var ids []int64
-	for _, row := range rows {
-		if len(ids) > 0 && len(evs)+rowEvents(row) > maxEvents {
-			full = true
+	// The rows of this step: as many as fit in maxEvents, at least one.
+	total := 0
+	for i, row := range rows {
+		k := rowEvents(row)
+		if i > 0 && total+k > maxEvents {
+			rows, full = rows[:i], true
 			break
 		}
-		if evs, err = r.expand(ctx, row, evs); err != nil {
+		total += k
+	}
+	evs, err := r.expand(ctx, rows, maxEvents)
+	if err != nil {
+		return 0, false, err
+	}
+	ids := make([]int64, len(rows))
+	for i, row := range rows {
+		ids[i] = row.ID
+	}
+	if r.olog != nil {
+		// The log keeps the outbox: one transaction appends the events
+		// and deletes their rows.
+		if err := r.olog.AppendFromOutbox(ctx, evs, ids); err != nil {
 			return 0, false, err
 		}
-		ids = append(ids, row.ID)
+		r.appended(evs)
+		return len(evs), full, nil
 	}
 	if err := r.log.Append(ctx, evs); err != nil {
 		return 0, false, err
@@ -249,42 +275,153 @@ func rowEvents(row OutboxRow) int {
 	return n
 }
 
-// expand appends row's events to evs: its messages in range order, then
-// its read.
-func (r *Relay) expand(ctx context.Context, row OutboxRow, evs []Event) ([]Event, error) {
-	for _, mr := range row.Msgs {
-		after := mr.First - 1
-		for after < mr.Last {
-			ms, err := r.outbox.Messages(ctx, mr.App, mr.Conv, parley.MessageRange{After: after, Before: mr.Last + 1, Limit: MaxRead})
-			if err != nil {
-				return nil, err
-			}
-			if len(ms) == 0 {
-				// The store lost messages its outbox names: publish what
-				// there is rather than stop the stream for ever.
-				r.cfg.Logger.Error("outbox names messages the store does not have", "app_id", mr.App, "conv_id", mr.Conv,
-					"first", after+1, "last", mr.Last)
+// expand returns the events of rows: each row's messages, range by range
+// in its order, then its read. It reads the messages limit at a time
+// when the outbox is a RangeReader, else range by range.
+func (r *Relay) expand(ctx context.Context, rows []OutboxRow, limit int) ([]Event, error) {
+	var rs []MsgRange
+	for _, row := range rows {
+		rs = append(rs, row.Msgs...)
+	}
+	var ms []parley.Message
+	var ends []int // ms[ends[i-1]:ends[i]] are the messages of rs[i]
+	var err error
+	if r.ranges != nil {
+		ms, ends, err = r.readRanges(ctx, rs, limit)
+	} else {
+		ends = make([]int, len(rs))
+		for i, mr := range rs {
+			if ms, err = r.readRange(ctx, mr, ms); err != nil {
 				break
 			}
-			for i := range ms {
-				ms[i].AppID = mr.App
+			ends[i] = len(ms)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]Event, 0, len(ms)+len(rows))
+	k, start := 0, 0 // the next range and its first message
+	for _, row := range rows {
+		for range row.Msgs {
+			for i := start; i < ends[k]; i++ {
 				e, err := MessageEvent(&ms[i])
 				if err != nil {
 					return nil, err
 				}
 				evs = append(evs, e)
 			}
-			after = ms[len(ms)-1].Seq
+			k, start = k+1, ends[k]
+		}
+		if row.Read != nil {
+			e, err := ReadEvent(*row.Read, row.Time)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, e)
 		}
 	}
-	if row.Read != nil {
-		e, err := ReadEvent(*row.Read, row.Time)
+	return evs, nil
+}
+
+// readRange appends the messages of mr to ms, with a Messages call per
+// MaxRead of them.
+func (r *Relay) readRange(ctx context.Context, mr MsgRange, ms []parley.Message) ([]parley.Message, error) {
+	after := mr.First - 1
+	for after < mr.Last {
+		got, err := r.outbox.Messages(ctx, mr.App, mr.Conv, parley.MessageRange{After: after, Before: mr.Last + 1, Limit: MaxRead})
 		if err != nil {
 			return nil, err
 		}
-		evs = append(evs, e)
+		if len(got) == 0 {
+			r.missing(mr, after)
+			break
+		}
+		for i := range got {
+			got[i].AppID = mr.App
+		}
+		ms = append(ms, got...)
+		after = got[len(got)-1].Seq
 	}
-	return evs, nil
+	return ms, nil
+}
+
+// readRanges returns the messages of rs and where each range's messages
+// end in them, read with MessagesInRanges calls of up to limit messages,
+// as few as limit allows: each call names the ranges, from where the
+// last one stopped, that hold about limit messages (so that its query,
+// which sorts what it finds, never finds much more than it returns).
+func (r *Relay) readRanges(ctx context.Context, rs []MsgRange, limit int) ([]parley.Message, []int, error) {
+	limit = max(limit, 1)
+	ends := make([]int, len(rs))
+	var ms []parley.Message
+	cur := 0         // the range being read
+	var after uint64 // the last seq read of rs[cur]
+	// begin starts rs[cur]; as in readRange, First-1 wraps for a First of
+	// 0, which makes the range empty.
+	begin := func() { after = rs[cur].First - 1 }
+	// finish ends rs[cur]: the store has no more of its messages.
+	finish := func() {
+		if after < rs[cur].Last {
+			r.missing(rs[cur], after)
+		}
+		ends[cur] = len(ms)
+		if cur++; cur < len(rs) {
+			begin()
+		}
+	}
+	if len(rs) > 0 {
+		begin()
+	}
+	var q []MsgRange
+	for cur < len(rs) {
+		q = q[:0]
+		end, want := cur, uint64(0)
+		for ; end < len(rs) && want < uint64(limit); end++ {
+			mr := rs[end]
+			if end == cur {
+				mr.First = after + 1
+			}
+			if mr.First == 0 || mr.Last < mr.First {
+				continue // nothing (more) to read
+			}
+			q = append(q, mr)
+			want += min(mr.Last-mr.First, uint64(limit)) + 1
+		}
+		var got []parley.Message
+		if len(q) > 0 {
+			var err error
+			if got, err = r.ranges.MessagesInRanges(ctx, q, limit); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, m := range got {
+			for cur < end && (m.AppID != rs[cur].App || m.ConvID != rs[cur].Conv || m.Seq <= after || m.Seq > rs[cur].Last) {
+				finish()
+			}
+			if cur == end {
+				return nil, nil, fmt.Errorf("event relay: the store returned message %d of %s/%s out of the order of the ranges asked",
+					m.Seq, m.AppID, m.ConvID)
+			}
+			ms = append(ms, m)
+			after = m.Seq
+		}
+		if len(got) < limit {
+			// All of q was returned: the window's ranges are done.
+			for cur < end {
+				finish()
+			}
+		}
+	}
+	return ms, ends, nil
+}
+
+// missing logs that the store does not have mr's messages after seq
+// after: the relay publishes what there is rather than stop the stream
+// for ever.
+func (r *Relay) missing(mr MsgRange, after uint64) {
+	r.cfg.Logger.Error("outbox names messages the store does not have", "app_id", mr.App, "conv_id", mr.Conv,
+		"first", after+1, "last", mr.Last)
 }
 
 // appended counts evs and wakes the readers of their apps.
