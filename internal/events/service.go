@@ -74,7 +74,8 @@ func New(outbox Outbox, log EventLog, hooks WebhookStore, cfg Config) *Service {
 // internal/singleton): it turns delivery on when it takes the lease and
 // off when it loses it. Turning it off stops every deliverer (a POST in
 // flight is cancelled and its batch sent again by the next deliverer:
-// webhooks are at least once). Safe for concurrent use.
+// webhooks are at least once; a batch already answered 2xx has its cursor
+// saved first). Safe for concurrent use.
 func (s *Service) SetWebhooks(on bool) {
 	s.whMu.Lock()
 	defer s.whMu.Unlock()

@@ -413,10 +413,16 @@ func (d *deliverer) post(ctx context.Context, body []byte) error {
 // advance stores the new cursor (and dead letter), retrying a failing
 // store until ctx ends. It reports false when the deliverer must stop.
 func (d *deliverer) advance(ctx context.Context, cursor uint64, dead *DeadLetter) bool {
+	// The endpoint has the batch: the first save runs even if the
+	// deliverer is being stopped (delivery turned off, the lease lost), so
+	// that the next deliverer does not send it again. halt waits for it,
+	// within the store timeout.
+	first, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.w.cfg.Timeout)
+	ok, err := d.w.store.AdvanceWebhook(first, d.hook.App, d.hook.Version, cursor, dead)
+	cancel()
 	for {
-		ok, err := d.w.store.AdvanceWebhook(ctx, d.hook.App, d.hook.Version, cursor, dead)
 		if err == nil {
-			return ok
+			return ok && ctx.Err() == nil
 		}
 		if ctx.Err() != nil {
 			return false
@@ -425,5 +431,6 @@ func (d *deliverer) advance(ctx context.Context, cursor uint64, dead *DeadLetter
 		if d.w.cfg.Sleep(ctx, d.w.cfg.Poll) != nil {
 			return false
 		}
+		ok, err = d.w.store.AdvanceWebhook(ctx, d.hook.App, d.hook.Version, cursor, dead)
 	}
 }
