@@ -200,6 +200,27 @@ func (l *EventLog) Last(ctx context.Context, app string) (uint64, error) {
 	return uint64(last), nil
 }
 
+var _ events.Trimmer = (*EventLog)(nil)
+
+// TrimBefore deletes up to limit events older than before (Unix ms),
+// oldest first, never an app's newest (events.Trimmer): one statement,
+// its own transaction. It finds them by the ts index (migration 00004)
+// and each app's newest by the primary key, and deletes by ctid (a Tid
+// Scan: matching on (app_id, pos) made the planner hash the whole
+// table). Positions come from the 'events' counter, so Append would go on
+// after a trim even without the newest; keeping it keeps Last (the
+// newest kept position) from answering 0.
+func (l *EventLog) TrimBefore(ctx context.Context, before int64, limit int) (int, error) {
+	ct, err := l.s.w.Exec(ctx, `DELETE FROM events WHERE ctid = ANY(ARRAY(
+		SELECT e.ctid FROM events e
+		WHERE e.ts < $1 AND e.pos < (SELECT max(m.pos) FROM events m WHERE m.app_id = e.app_id)
+		ORDER BY e.ts LIMIT $2))`, before, max(limit, 1))
+	if err != nil {
+		return 0, internal("postgres.EventLog.TrimBefore", err)
+	}
+	return int(ct.RowsAffected()), nil
+}
+
 // PutWebhook creates or replaces an app's webhook (events.WebhookStore).
 // Its version is the time in nanoseconds, or one more than the replaced
 // webhook's if that is not larger (as the SQLite store).

@@ -190,6 +190,14 @@ func TestEventLog(t *testing.T) {
 	eventstest.RunEventLogTests(t, func(t *testing.T) events.EventLog { return open(t).(*postgres.Store).EventLog() })
 }
 
+func TestTrimmer(t *testing.T) {
+	open := shared(t)
+	eventstest.RunTrimmerTests(t, func(t *testing.T) (events.EventLog, events.Trimmer) {
+		l := open(t).(*postgres.Store).EventLog()
+		return l, l
+	})
+}
+
 func TestWebhookStore(t *testing.T) {
 	open := shared(t)
 	eventstest.RunWebhookStoreTests(t, func(t *testing.T) events.WebhookStore { return open(t).(events.WebhookStore) })

@@ -159,3 +159,27 @@ func (l *EventLog) Last(ctx context.Context, app string) (uint64, error) {
 	}
 	return last, nil
 }
+
+var _ events.Trimmer = (*EventLog)(nil)
+
+// TrimBefore deletes up to limit events older than before (Unix ms),
+// oldest first, never an app's newest (events.Trimmer): one statement
+// in one write transaction through the store's writer, which finds them
+// by the ts index (migration 00011) and each app's newest by
+// events_by_pos. Append takes max(pos) + 1, so keeping the newest is
+// what keeps an app's offsets from starting again at 1.
+func (l *EventLog) TrimBefore(ctx context.Context, before int64, limit int) (int, error) {
+	const op = "sqlite.EventLog.TrimBefore"
+	res, err := l.db.w.ExecContext(ctx, `DELETE FROM events WHERE rowid IN (
+		SELECT e.rowid FROM events e
+		WHERE e.ts < ? AND e.pos < (SELECT max(m.pos) FROM events m WHERE m.app_id = e.app_id)
+		ORDER BY e.ts LIMIT ?)`, before, max(limit, 1))
+	if err != nil {
+		return 0, internal(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, internal(op, err)
+	}
+	return int(n), nil
+}

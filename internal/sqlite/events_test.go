@@ -14,6 +14,13 @@ func TestEventLog(t *testing.T) {
 	})
 }
 
+func TestTrimmer(t *testing.T) {
+	eventstest.RunTrimmerTests(t, func(t *testing.T) (events.EventLog, events.Trimmer) {
+		l := mustOpen(t, filepath.Join(t.TempDir(), "parley.db")).EventLog()
+		return l, l
+	})
+}
+
 func TestOutbox(t *testing.T) {
 	eventstest.RunOutboxTests(t, func(t *testing.T) eventstest.OutboxStore {
 		return mustOpen(t, filepath.Join(t.TempDir(), "parley.db"))

@@ -1,6 +1,7 @@
 // Package eventstest holds the contract suites of the events package's
-// seams: the EventLog (RunEventLogTests), the store's transactional
-// outbox (RunOutboxTests) and the WebhookStore (RunWebhookStoreTests).
+// seams: the EventLog (RunEventLogTests) and its retention
+// (RunTrimmerTests), the store's transactional outbox (RunOutboxTests)
+// and the WebhookStore (RunWebhookStoreTests).
 // Every implementation runs them against the real thing.
 package eventstest
 

@@ -1,0 +1,9 @@
+-- The event log's retention (events.Trimmer), as in the SQLite store's
+-- 00011_events_ts.sql: EventLog.TrimBefore deletes the oldest events by
+-- ts, which this index finds without a scan.
+
+-- +goose Up
+CREATE INDEX events_by_ts ON events (ts);
+
+-- +goose Down
+DROP INDEX events_by_ts;
