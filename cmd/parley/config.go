@@ -55,6 +55,8 @@ type config struct {
 	NATSPort    int    `koanf:"nats_port"`
 	EventLog    string `koanf:"event_log"`
 	NATSPrefix  string `koanf:"nats_prefix"`
+	// EventRetention: see server.Config; 0 keeps every event.
+	EventRetention time.Duration `koanf:"event_retention"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -77,7 +79,7 @@ func defaultConfig() config {
 		RetryInterval: 18 * time.Second, MaxRetries: 3, LogLevel: "info", LogFormat: "text",
 		Interest: "both", PresenceDebounce: 5 * time.Second,
 		GroupMaxMembers: parley.DefaultMaxGroupMembers, ReceiptsList: 500,
-		Balance: "round-robin",
+		Balance: "round-robin", EventRetention: 7 * 24 * time.Hour,
 	}
 }
 
@@ -111,6 +113,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Int("nats-port", 0, "with --nats embedded: the port other nodes reach it on (0: none, -1: any free port)")
 	fs.String("nats-prefix", "parley", "starts every NATS subject and JetStream stream of this deployment; deployments sharing a NATS each need their own")
 	fs.String("event-log", "", "where the event stream is kept: jetstream (default with --nats) or store (the database)")
+	fs.Duration("event-retention", d.EventRetention, "drop events older than this from the event log, except each app's newest (0: keep every event)")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -164,7 +167,7 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 // cannot enumerate, so the known keys are probed.
 func environ(getenv func(string) string) []string {
 	var out []string
-	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce", "group_max_members", "receipts_list"} {
+	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce", "group_max_members", "receipts_list", "event_retention"} {
 		name := "PARLEY_" + strings.ToUpper(key)
 		if v := getenv(name); v != "" {
 			out = append(out, name+"="+v)
@@ -201,5 +204,6 @@ func (c config) server() server.Config {
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
 		Roles: c.Roles, Postgres: c.Postgres, PostgresRead: c.PostgresRead,
 		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort, EventLog: c.EventLog, NATSPrefix: c.NATSPrefix,
+		EventRetention: c.EventRetention,
 	}
 }

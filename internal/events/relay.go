@@ -35,6 +35,19 @@ type RelayConfig struct {
 	Metrics *Metrics
 	// Signal, if set, is notified of every app whose log grew.
 	Signal *Signal
+	// Retention, when positive, is how long the log keeps events (0:
+	// for ever). A draining relay (SetDraining) whose log is a Trimmer
+	// deletes, every TrimEvery (1m) of Now, the events older than
+	// Retention but each app's newest (Trimmer.TrimBefore): TrimBatch
+	// (10,000) per call, one call per pass of its loop, between outbox
+	// steps, until a call deletes fewer. A log that is no Trimmer keeps
+	// its own retention (JetStream's MaxAge).
+	Retention time.Duration
+	TrimEvery time.Duration
+	TrimBatch int
+	// Now is the relay's clock (time.Now), which times the trims and
+	// sets their cutoff.
+	Now func() time.Time
 }
 
 func (c *RelayConfig) defaults() {
@@ -55,6 +68,15 @@ func (c *RelayConfig) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TrimEvery <= 0 {
+		c.TrimEvery = time.Minute
+	}
+	if c.TrimBatch <= 0 {
+		c.TrimBatch = 10_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -80,6 +102,14 @@ type Relay struct {
 	// OutboxLog, if it has one and keeps outbox's rows.
 	ranges RangeReader
 	olog   OutboxLog
+	// trimmer is log's Trimmer when Retention is set, else nil. The
+	// trim's state, used by run's goroutine only: the cutoff of the trim
+	// in progress (0: none), what it deleted so far, and when the next
+	// one is due.
+	trimmer    Trimmer
+	trimBefore int64
+	trimmed    int
+	nextTrim   time.Time
 
 	mu       sync.Mutex // guards presence and dropped; a leaf
 	presence []Event
@@ -107,6 +137,9 @@ func NewRelay(outbox Outbox, log EventLog, cfg RelayConfig) *Relay {
 	r.ranges, _ = outbox.(RangeReader)
 	if ol, ok := log.(OutboxLog); ok && ol.HasOutbox(outbox) {
 		r.olog = ol
+	}
+	if cfg.Retention > 0 {
+		r.trimmer, _ = log.(Trimmer)
 	}
 	return r
 }
@@ -192,6 +225,12 @@ func (r *Relay) run() {
 		default:
 			backoff = r.cfg.Interval
 		}
+		if r.trimmer != nil && !r.passive.Load() {
+			r.trim()
+			if r.ctx.Err() != nil {
+				return
+			}
+		}
 		if !t.Stop() {
 			select {
 			case <-t.C:
@@ -199,6 +238,39 @@ func (r *Relay) run() {
 			}
 		}
 		t.Reset(next)
+	}
+}
+
+// trim makes one TrimBefore call when a trim is due or in progress: a
+// trim starts every TrimEvery, with the cutoff Retention before Now, and
+// ends with the call that deletes fewer than TrimBatch. One call per pass
+// keeps the log's (the store's) writer free for the outbox steps and the
+// writes in between. A failure is logged and ends the trim; the next is
+// due TrimEvery later.
+func (r *Relay) trim() {
+	now := r.cfg.Now()
+	if r.trimBefore == 0 {
+		if now.Before(r.nextTrim) {
+			return
+		}
+		r.trimBefore, r.trimmed, r.nextTrim = now.Add(-r.cfg.Retention).UnixMilli(), 0, now.Add(r.cfg.TrimEvery)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+	n, err := r.trimmer.TrimBefore(ctx, r.trimBefore, r.cfg.TrimBatch)
+	cancel()
+	switch {
+	case r.ctx.Err() != nil:
+		return // closed mid-call
+	case err != nil:
+		r.cfg.Logger.Warn("event log trim failed; trying again later", "err", err, "deleted", r.trimmed,
+			"retry_in", r.cfg.TrimEvery)
+		r.trimBefore = 0
+		return
+	}
+	r.trimmed += n
+	if n < r.cfg.TrimBatch {
+		r.cfg.Logger.Debug("event log trimmed", "deleted", r.trimmed, "before", time.UnixMilli(r.trimBefore))
+		r.trimBefore = 0
 	}
 }
 

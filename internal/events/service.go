@@ -57,6 +57,9 @@ func New(outbox Outbox, log EventLog, hooks WebhookStore, cfg Config) *Service {
 	sig := NewSignal()
 	rc, wc := cfg.Relay, cfg.Webhook
 	rc.Signal, rc.Logger, rc.Metrics = sig, cfg.Logger, cfg.Metrics
+	if rc.Now == nil {
+		rc.Now = cfg.Now
+	}
 	wc.Signal, wc.Logger, wc.Metrics = sig, cfg.Logger, cfg.Metrics
 	if wc.Now == nil {
 		wc.Now = cfg.Now

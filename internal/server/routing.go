@@ -235,7 +235,11 @@ func (r *routing) eventLog(ctx context.Context, cfg *Config, st nodeStore) (even
 	if kind != EventLogJetStream {
 		return st.EventLog(), nil
 	}
-	l, err := jetstream.New(r.nc, jetstream.Config{Prefix: natsSubject(cfg, "events")})
+	// JetStream drops messages older than MaxAge itself (by when it
+	// stored them), an app's newest too, unlike the stores' logs. That is
+	// harmless to offsets: an emptied stream keeps its last sequence, so
+	// Last still answers it and Append goes on after it.
+	l, err := jetstream.New(r.nc, jetstream.Config{Prefix: natsSubject(cfg, "events"), MaxAge: cfg.EventRetention})
 	if err != nil {
 		return nil, err
 	}

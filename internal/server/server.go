@@ -116,6 +116,11 @@ type Config struct {
 	// per app on the NATS in NATS; the default when NATS is set) or
 	// "store" (the database; the default without NATS).
 	EventLog string
+	// EventRetention is how long the event log keeps events (0: for
+	// ever): the store's log drops older ones but each app's newest
+	// (events.RelayConfig.Retention), JetStream's streams by their
+	// MaxAge.
+	EventRetention time.Duration
 
 	// AdvertiseURL is the base URL clients reach this node at, which GET
 	// /v1/gateway hands out (http:// + the listen address). Balance is how
@@ -193,10 +198,15 @@ func (c *Config) Validate() error {
 	if !parley.ValidID(c.Node) {
 		return fmt.Errorf("node id %q is not valid", c.Node)
 	}
-	for _, d := range []time.Duration{c.Heartbeat, c.IdleTimeout, c.AuthTimeout, c.RetryInterval} {
+	for _, d := range []time.Duration{c.Heartbeat, c.IdleTimeout, c.AuthTimeout, c.RetryInterval, c.EventRetention} {
 		if d < 0 {
 			return errors.New("durations must not be negative")
 		}
+	}
+	if c.EventRetention > 0 && c.EventRetention < time.Hour {
+		// Shorter would also be refused by JetStream, whose duplicate
+		// window (10 minutes) must not exceed a stream's MaxAge.
+		return errors.New("the event retention must be 0 (keep every event) or at least 1h")
 	}
 	if c.MaxRetries < 0 {
 		return errors.New("max retries must not be negative")
@@ -324,7 +334,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.events = events.New(s.store, eventLog, s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events,
-		NoWebhooks: true}) // delivery: one worker node at a time, below
+		Relay: events.RelayConfig{Retention: cfg.EventRetention}, NoWebhooks: true}) // delivery: one worker node at a time, below
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.social, Presence: s.consult, Events: s.events,
