@@ -86,6 +86,8 @@ type Client struct {
 	changed chan struct{} // closed and replaced whenever cur changes
 	err     error         // why the client ended, once it has
 
+	watches liveWatches // WatchConsultLive's watches (watch.go)
+
 	// d is the deliverer's state, owned by its goroutine.
 	d deliverer
 }

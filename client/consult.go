@@ -79,16 +79,39 @@ func (c *Client) WatchConsult(ctx context.Context, id string, after uint64, limi
 // to the thread: its new messages go to Options.OnConsultMsg until
 // UnwatchConsult or the connection ends. Errors as WatchConsult, and
 // EConflict past the limits of docs/protocol.md §15.3.
+//
+// The watch outlives the connection: after a reconnection the client
+// watches again from the last seq it handed over (this answer's or
+// OnConsultMsg's) and hands what it missed to OnConsultMsg, in seq order.
+// OnConsultMsg never gets a seq of the thread twice; a push that raced
+// this answer (docs/protocol.md §15.4) may also be in the answer.
 func (c *Client) WatchConsultLive(ctx context.Context, id string, after uint64, limit int) (wire.PullRes, error) {
 	var res wire.PullRes
+	before := c.current()
 	err := c.call(ctx, wire.In{Type: wire.TConsultWatch, After: after, Limit: limit, ConsultFields: wire.ConsultFields{Consult: id, Live: true}}, &res)
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	last := after
+	for _, m := range res.Msgs {
+		last = max(last, m.Seq)
+	}
+	on := c.current()
+	if on != before {
+		on = nil // asked on a connection that may be gone: watch again
+	}
+	c.watches.add(id, res.Conv, last, on)
+	if on == nil {
+		c.q.push(event{kind: evResync})
+	}
+	return res, nil
 }
 
 // UnwatchConsult stops the live watch of a consultation's thread and
 // reports whether there was one.
 func (c *Client) UnwatchConsult(ctx context.Context, id string) (bool, error) {
 	var res wire.UnwatchRes
+	c.watches.remove(id)
 	err := c.call(ctx, wire.In{Type: wire.TConsultUnwatch, ConsultFields: wire.ConsultFields{Consult: id}}, &res)
 	return res.Stopped, err
 }

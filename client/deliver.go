@@ -203,7 +203,10 @@ func (d *deliverer) resync() error {
 		}
 		d.ver = max(d.ver, res.Ver)
 		if !res.More || len(res.Convs) == 0 {
-			return d.catchUpSocial()
+			if err := d.catchUpSocial(); err != nil {
+				return err
+			}
+			return d.rewatch()
 		}
 	}
 }

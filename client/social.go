@@ -105,7 +105,8 @@ func (d *deliverer) social(raw []byte) {
 		}
 	case wire.TConsultMsgRx:
 		var p wire.ConsultMsgPush
-		if err = json.Unmarshal(raw, &p); err == nil && o.OnConsultMsg != nil {
+		if err = json.Unmarshal(raw, &p); err == nil && o.OnConsultMsg != nil && p.Msg != nil &&
+			d.c.watches.saw(p.Conv, p.Msg.Seq) {
 			o.OnConsultMsg(p)
 		}
 	}
