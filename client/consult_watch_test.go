@@ -16,37 +16,19 @@ import (
 // shopper's and the agent's next messages reach OnConsultMsg in order,
 // and UnwatchConsult ends the watch (once).
 func TestConsultWatchLive(t *testing.T) {
-	e := newEnv(t, "gws")
-	e.users("shopper", "agent", "boss")
-	e.api("PUT", "/v1/server/consult/shops/s1", map[string]any{"name": "Shop"}, nil)
-	e.api("PUT", "/v1/server/consult/agents/agent", map[string]any{"shop": "s1", "max_load": 1, "status": "online"}, nil)
-	e.api("PUT", "/v1/server/consult/agents/boss", map[string]any{"shop": "s1", "supervisor": true, "status": "away"}, nil)
 	ctx := ctxT(t)
 	var (
 		mu   sync.Mutex
 		seen []string
 	)
-	boss, _ := e.dial("boss", "d1", func(o *client.Options) {
-		o.OnConsultMsg = func(p wire.ConsultMsgPush) {
-			if p.Msg.Sender == parley.SystemUserID {
-				return
-			}
-			mu.Lock()
-			seen = append(seen, p.Msg.Sender+":"+textOf(*p.Msg))
-			mu.Unlock()
+	boss, agent, shopper, c, conv := watchScene(t, func(p wire.ConsultMsgPush) {
+		if p.Msg.Sender == parley.SystemUserID {
+			return
 		}
+		mu.Lock()
+		seen = append(seen, p.Msg.Sender+":"+textOf(*p.Msg))
+		mu.Unlock()
 	})
-	agent, agentRec := e.dial("agent", "d1")
-	shopper, _ := e.dial("shopper", "d1")
-	c, err := shopper.OpenConsult(ctx, "s1", "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := parley.ConsultConvID("s1", "shopper")
-	if _, err := shopper.SendConv(ctx, conv, parley.KindText, text("hello")); err != nil {
-		t.Fatal(err)
-	}
-	agentRec.waitCount(t, conv, 4) // opened, pending, hello, assigned
 	res, err := boss.WatchConsultLive(ctx, c.ID, 0, 0)
 	if err != nil || res.Conv != conv || !slices.ContainsFunc(res.Msgs, func(m parley.Message) bool { return textOf(m) == "hello" }) {
 		t.Fatalf("WatchConsultLive: got %+v, %v", res, err)
@@ -87,38 +69,20 @@ func TestConsultWatchLive(t *testing.T) {
 // reach OnConsultMsg after it, and later ones live, each once and in seq
 // order.
 func TestConsultWatchSurvivesReconnect(t *testing.T) {
-	e := newEnv(t, "gws")
-	e.users("shopper", "agent", "boss")
-	e.api("PUT", "/v1/server/consult/shops/s1", map[string]any{"name": "Shop"}, nil)
-	e.api("PUT", "/v1/server/consult/agents/agent", map[string]any{"shop": "s1", "max_load": 1, "status": "online"}, nil)
-	e.api("PUT", "/v1/server/consult/agents/boss", map[string]any{"shop": "s1", "supervisor": true, "status": "away"}, nil)
 	ctx := ctxT(t)
 	var (
 		mu   sync.Mutex
 		seen []string
 		seqs []uint64
 	)
-	boss, _ := e.dial("boss", "d1", func(o *client.Options) {
-		o.OnConsultMsg = func(p wire.ConsultMsgPush) {
-			mu.Lock()
-			defer mu.Unlock()
-			seqs = append(seqs, p.Msg.Seq)
-			if p.Msg.Sender != parley.SystemUserID {
-				seen = append(seen, p.Msg.Sender+":"+textOf(*p.Msg))
-			}
+	boss, agent, shopper, c, conv := watchScene(t, func(p wire.ConsultMsgPush) {
+		mu.Lock()
+		defer mu.Unlock()
+		seqs = append(seqs, p.Msg.Seq)
+		if p.Msg.Sender != parley.SystemUserID {
+			seen = append(seen, p.Msg.Sender+":"+textOf(*p.Msg))
 		}
 	})
-	agent, agentRec := e.dial("agent", "d1")
-	shopper, _ := e.dial("shopper", "d1")
-	c, err := shopper.OpenConsult(ctx, "s1", "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := parley.ConsultConvID("s1", "shopper")
-	if _, err := shopper.SendConv(ctx, conv, parley.KindText, text("hello")); err != nil {
-		t.Fatal(err)
-	}
-	agentRec.waitCount(t, conv, 4) // opened, pending, hello, assigned
 	res, err := boss.WatchConsultLive(ctx, c.ID, 0, 0)
 	if err != nil || len(res.Msgs) == 0 {
 		t.Fatalf("WatchConsultLive: got %+v, %v", res, err)
@@ -153,4 +117,30 @@ func TestConsultWatchSurvivesReconnect(t *testing.T) {
 			t.Fatalf("OnConsultMsg seqs %v: want each once, increasing", seqs)
 		}
 	}
+}
+
+// watchScene sets up shop s1 with an agent and a supervisor, boss, whose
+// client hands consult_msg pushes to onMsg, and a shopper's consultation
+// c in thread conv that the agent has been assigned ("hello" sent).
+func watchScene(t *testing.T, onMsg func(wire.ConsultMsgPush)) (boss, agent, shopper *client.Client, c *parley.Consultation, conv string) {
+	t.Helper()
+	e := newEnv(t, "gws")
+	e.users("shopper", "agent", "boss")
+	e.api("PUT", "/v1/server/consult/shops/s1", map[string]any{"name": "Shop"}, nil)
+	e.api("PUT", "/v1/server/consult/agents/agent", map[string]any{"shop": "s1", "max_load": 1, "status": "online"}, nil)
+	e.api("PUT", "/v1/server/consult/agents/boss", map[string]any{"shop": "s1", "supervisor": true, "status": "away"}, nil)
+	ctx := ctxT(t)
+	boss, _ = e.dial("boss", "d1", func(o *client.Options) { o.OnConsultMsg = onMsg })
+	agent, agentRec := e.dial("agent", "d1")
+	shopper, _ = e.dial("shopper", "d1")
+	c, err := shopper.OpenConsult(ctx, "s1", "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv = parley.ConsultConvID("s1", "shopper")
+	if _, err := shopper.SendConv(ctx, conv, parley.KindText, text("hello")); err != nil {
+		t.Fatal(err)
+	}
+	agentRec.waitCount(t, conv, 4) // opened, pending, hello, assigned
+	return boss, agent, shopper, c, conv
 }

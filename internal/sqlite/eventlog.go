@@ -24,25 +24,7 @@ func (db *DB) EventLog() *EventLog { return &EventLog{db: db} }
 // Append adds events in one transaction, skipping those whose id the app's
 // log already holds (events.EventLog).
 func (l *EventLog) Append(ctx context.Context, evs []events.Event) error {
-	const op = "sqlite.EventLog.Append"
-	if err := events.ValidateEvents(evs); err != nil {
-		return err
-	}
-	if len(evs) == 0 {
-		return nil
-	}
-	tx, err := l.db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(op, err)
-	}
-	defer rollback(tx)
-	if err := appendEvents(ctx, tx, evs); err != nil {
-		return internal(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(op, err)
-	}
-	return nil
+	return l.appendTx(ctx, "sqlite.EventLog.Append", evs, nil)
 }
 
 var _ events.OutboxLog = (*EventLog)(nil)
@@ -58,7 +40,12 @@ func (l *EventLog) HasOutbox(o events.Outbox) bool {
 // ids in the same transaction (events.OutboxLog): the relay's step is one
 // commit rather than two.
 func (l *EventLog) AppendFromOutbox(ctx context.Context, evs []events.Event, outboxIDs []int64) error {
-	const op = "sqlite.EventLog.AppendFromOutbox"
+	return l.appendTx(ctx, "sqlite.EventLog.AppendFromOutbox", evs, outboxIDs)
+}
+
+// appendTx appends evs and deletes the outbox rows outboxIDs in one write
+// transaction.
+func (l *EventLog) appendTx(ctx context.Context, op string, evs []events.Event, outboxIDs []int64) error {
 	if err := events.ValidateEvents(evs); err != nil {
 		return err
 	}
