@@ -57,6 +57,8 @@ type config struct {
 	NATSPrefix  string `koanf:"nats_prefix"`
 	// EventRetention: see server.Config; 0 keeps every event.
 	EventRetention time.Duration `koanf:"event_retention"`
+	// WebhookAllowPrivate: see server.Config.
+	WebhookAllowPrivate bool `koanf:"webhook_allow_private"`
 }
 
 // interest parses the interest setting: both, contacts or peers.
@@ -114,6 +116,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.String("nats-prefix", "parley", "starts every NATS subject and JetStream stream of this deployment; deployments sharing a NATS each need their own")
 	fs.String("event-log", "", "where the event stream is kept: jetstream (default with --nats) or store (the database)")
 	fs.Duration("event-retention", d.EventRetention, "drop events older than this from the event log, except each app's newest (0: keep every event)")
+	fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (off: an app's webhook cannot make the node POST into its own network)")
 	fs.String("debug-addr", "", "serve Go's pprof profiles (/debug/pprof/) and Prometheus metrics (/metrics) on this address (off when empty; keep it on loopback)")
 }
 
@@ -167,7 +170,7 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 // cannot enumerate, so the known keys are probed.
 func environ(getenv func(string) string) []string {
 	var out []string
-	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce", "group_max_members", "receipts_list", "event_retention"} {
+	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce", "group_max_members", "receipts_list", "event_retention", "webhook_allow_private"} {
 		name := "PARLEY_" + strings.ToUpper(key)
 		if v := getenv(name); v != "" {
 			out = append(out, name+"="+v)
@@ -204,6 +207,6 @@ func (c config) server() server.Config {
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,
 		Roles: c.Roles, Postgres: c.Postgres, PostgresRead: c.PostgresRead,
 		Redis: c.Redis, RedisPrefix: c.RedisPrefix, NATS: c.NATS, NATSPort: c.NATSPort, EventLog: c.EventLog, NATSPrefix: c.NATSPrefix,
-		EventRetention: c.EventRetention,
+		EventRetention: c.EventRetention, WebhookAllowPrivate: c.WebhookAllowPrivate,
 	}
 }

@@ -43,3 +43,28 @@ func TestConfigEventRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigWebhookAllowPrivate: off unless the environment or the flag
+// turns it on.
+func TestConfigWebhookAllowPrivate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{name: "default"},
+		{name: "env", env: map[string]string{"PARLEY_WEBHOOK_ALLOW_PRIVATE": "true"}, want: true},
+		{name: "flag", args: []string{"--webhook-allow-private"}, want: true},
+	} {
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		addFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(fs, func(k string) string { return tc.env[k] })
+		if err != nil || cfg.server().WebhookAllowPrivate != tc.want {
+			t.Errorf("%s: got %v, %v; want %v", tc.name, cfg.server().WebhookAllowPrivate, err, tc.want)
+		}
+	}
+}

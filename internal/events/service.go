@@ -188,6 +188,11 @@ func (s *Service) PutWebhook(ctx context.Context, app, url, secret string, after
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
+	if !s.whCfg.AllowPrivate {
+		if err := checkPublicURL(url); err != nil {
+			return nil, err
+		}
+	}
 	last, err := s.log.Last(ctx, app)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ func newService(t *testing.T, fx *fixture) *events.Service {
 	t.Helper()
 	s := events.New(fx.db, fx.db.EventLog(), fx.db, events.Config{
 		Relay:   events.RelayConfig{Interval: 10 * time.Millisecond},
-		Webhook: events.WebhookConfig{Poll: 20 * time.Millisecond},
+		Webhook: events.WebhookConfig{Poll: 20 * time.Millisecond, AllowPrivate: true},
 	})
 	t.Cleanup(s.Close)
 	return s

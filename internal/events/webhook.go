@@ -89,8 +89,16 @@ type WebhookConfig struct {
 	// events appended by another node's relay.
 	Poll time.Duration
 	// Client sends the POSTs (a client of its own that follows no
-	// redirect: a 3xx is a failure).
+	// redirect: a 3xx is a failure, and that connects to public addresses
+	// only unless AllowPrivate).
 	Client *http.Client
+	// AllowPrivate lets webhooks reach loopback, private, link-local and
+	// carrier-grade-NAT addresses. Off, a tenant's webhook cannot make the
+	// node POST into its own network (cloud metadata services, internal
+	// APIs): PutWebhook refuses such an address or localhost, and the
+	// node's own client refuses to connect to one, whatever the name
+	// resolves to when it dials (ErrPrivateAddress).
+	AllowPrivate bool
 	// Sleep waits d or until ctx ends (a timer); tests inject their own.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter turns a backoff into the wait (d/2 plus a random part of up
@@ -187,6 +195,9 @@ func NewWebhooks(store WebhookStore, log EventLog, cfg WebhookConfig) *Webhooks 
 	own := cfg.Client == nil
 	if own {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if !cfg.AllowPrivate {
+			tr.DialContext = publicDialer()
+		}
 		cfg.Client = &http.Client{Transport: tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}

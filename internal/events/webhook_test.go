@@ -125,7 +125,7 @@ func TestWebhookDeliversEveryEventOnceInOrder(t *testing.T) {
 	if err := fx.db.PutWebhook(t.Context(), w); err != nil {
 		t.Fatal(err)
 	}
-	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond})
+	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond, AllowPrivate: true})
 	wh.Start()
 	defer wh.Close()
 	want = append(want, appendEvents(t, l, "b", 30)...)
@@ -159,7 +159,7 @@ func TestWebhookRetriesThenDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sl sleeps
-	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond, MaxAttempts: 5, Sleep: sl.sleep})
+	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond, MaxAttempts: 5, Sleep: sl.sleep, AllowPrivate: true})
 	wh.Start()
 	defer wh.Close()
 	var dead []events.DeadLetter
@@ -260,5 +260,49 @@ func TestWebhookValidate(t *testing.T) {
 		if got := parley.ErrorCode(w.Validate()); got != tc.code {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.code)
 		}
+	}
+}
+
+// TestWebhookPublicOnly: without AllowPrivate a webhook cannot make the
+// node POST into its own network. PutWebhook refuses a private address or
+// localhost; a stored URL whose host is private (here the test receiver on
+// 127.0.0.1) is never connected to, and its batch is dead-lettered with
+// the reason.
+func TestWebhookPublicOnly(t *testing.T) {
+	fx := newFixture(t)
+	l := fx.db.EventLog()
+	s := events.New(fx.db, l, fx.db, events.Config{NoWebhooks: true})
+	t.Cleanup(s.Close)
+	for _, u := range []string{"http://127.0.0.1:8080/hook", "http://localhost/hook", "https://api.localhost./x",
+		"http://169.254.169.254/latest/meta-data", "http://10.1.2.3/", "http://[::1]:9/", "http://[fd00::1]/",
+		"http://100.100.100.200/", "http://0.0.0.0/"} {
+		if _, err := s.PutWebhook(t.Context(), app, u, secret, nil); parley.ErrorCode(err) != parley.EInvalid {
+			t.Errorf("PutWebhook(%s): got %v, want invalid", u, err)
+		}
+	}
+	if _, err := s.PutWebhook(t.Context(), app, "https://hooks.example.com/parley", secret, nil); err != nil {
+		t.Fatalf("PutWebhook of a public name: %v", err)
+	}
+
+	rc := newReceiver(t)
+	appendEvents(t, l, "a", 2)
+	if err := fx.db.PutWebhook(t.Context(), &events.Webhook{App: app, URL: rc.srv.URL, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	var sl sleeps
+	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond, MaxAttempts: 2, Sleep: sl.sleep})
+	wh.Start()
+	defer wh.Close()
+	var dead []events.DeadLetter
+	waitFor(t, "a dead letter", func() bool {
+		var err error
+		dead, err = fx.db.DeadLetters(t.Context(), app, 0, 0)
+		return err == nil && len(dead) == 1
+	})
+	if !strings.Contains(dead[0].Error, "not public") {
+		t.Fatalf("dead letter: got %+v, want the refused address as the reason", dead[0])
+	}
+	if _, _, posts, _ := rc.got(); posts != 0 {
+		t.Fatalf("the private receiver got %d POSTs, want none", posts)
 	}
 }

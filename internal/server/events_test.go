@@ -29,7 +29,8 @@ func startAt(t *testing.T, dir string) (*node, func()) {
 	t.Helper()
 	s, err := server.Start(context.Background(), server.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, Transport: "gws", Out: io.Discard,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:              slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		WebhookAllowPrivate: true, // the webhook receiver listens on loopback
 	})
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -309,4 +310,18 @@ func FuzzEventsAPI(f *testing.F) {
 			t.Fatalf("GET %s: status %d", q, st)
 		}
 	})
+}
+
+// TestWebhookPrivateRefusedByDefault: a node not started with
+// --webhook-allow-private refuses a webhook on a loopback or link-local
+// address, with the way out in the message.
+func TestWebhookPrivateRefusedByDefault(t *testing.T) {
+	n := startNode(t, "gws", func(c *server.Config) { c.WebhookAllowPrivate = false })
+	for _, u := range []string{"http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "http://localhost:8080/"} {
+		var res map[string]map[string]string
+		if st := n.api(t, "PUT", "/v1/server/webhook", map[string]any{"url": u, "secret": "0123456789abcdef0123"}, &res); st != 400 ||
+			res["error"]["code"] != "invalid" || !strings.Contains(res["error"]["message"], "--webhook-allow-private") {
+			t.Errorf("PUT webhook %s: status %d, %v; want 400 invalid naming --webhook-allow-private", u, st, res)
+		}
+	}
 }

@@ -121,6 +121,11 @@ type Config struct {
 	// (events.RelayConfig.Retention), JetStream's streams by their
 	// MaxAge.
 	EventRetention time.Duration
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses (events.WebhookConfig.AllowPrivate). Off by
+	// default: an app's webhook must not make the node POST into its own
+	// network.
+	WebhookAllowPrivate bool
 
 	// AdvertiseURL is the base URL clients reach this node at, which GET
 	// /v1/gateway hands out (http:// + the listen address). Balance is how
@@ -334,7 +339,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.events = events.New(s.store, eventLog, s.store, events.Config{Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.events,
-		Relay: events.RelayConfig{Retention: cfg.EventRetention}, NoWebhooks: true}) // delivery: one worker node at a time, below
+		Relay: events.RelayConfig{Retention: cfg.EventRetention}, Webhook: events.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate},
+		NoWebhooks: true}) // delivery: one worker node at a time, below
 	s.social = social.New(s.store, pusher, s.reg, social.Config{
 		Node: cfg.Node, Interest: cfg.Interest, Debounce: cfg.PresenceDebounce, Now: cfg.Now, Logger: cfg.Logger,
 		Metrics: metrics.social, Presence: s.consult, Events: s.events,

@@ -31,7 +31,8 @@ func startNode(t testing.TB, transport string, tweak ...func(*server.Config)) *n
 	data := t.TempDir()
 	cfg := server.Config{
 		Addr: "127.0.0.1:0", DataDir: data, Transport: transport, Out: io.Discard,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:              slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		WebhookAllowPrivate: true, // the tests' webhook receivers listen on loopback
 	}
 	for _, f := range tweak {
 		f(&cfg)
