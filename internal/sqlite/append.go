@@ -24,6 +24,9 @@ type appendStmts struct {
 	readTo      *sql.Stmt // [[app, conv, user, seq], ...]: the other senders' read cursors
 	senderVers  *sql.Stmt // [[app, conv, user, seq, ver], ...]: group senders' read cursors and vers
 	outbox      *sql.Stmt // the batch's one outbox row (outbox.go)
+
+	eventInsert  *sql.Stmt // an event of the log (eventlog.go); no row if its id is taken
+	eventNextPos *sql.Stmt // app -> the next offset of its log
 }
 
 func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
@@ -56,6 +59,9 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 			WHERE members.app_id = j.value ->> 0 AND members.conv_id = j.value ->> 1
 				AND members.user_id = j.value ->> 2 AND members.left_seq = 0`},
 		{&s.outbox, outboxInsert},
+		{&s.eventInsert, `INSERT INTO events (app_id, pos, id, type, ts, data) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (app_id, id) DO NOTHING`},
+		{&s.eventNextPos, `SELECT coalesce(max(pos), 0) + 1 FROM events WHERE app_id = ?`},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -68,7 +74,7 @@ func prepareAppend(ctx context.Context, w *sql.DB) (*appendStmts, error) {
 
 func (s *appendStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo, s.senderVers, s.outbox} {
+	for _, st := range []*sql.Stmt{s.lastSeqs, s.insert, s.dup, s.setLastSeqs, s.setVers, s.readTo, s.senderVers, s.outbox, s.eventInsert, s.eventNextPos} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -61,7 +61,7 @@ func (l *EventLog) appendTx(ctx context.Context, op string, evs []events.Event, 
 		return internal(op, err)
 	}
 	defer rollback(tx)
-	if err := appendEvents(ctx, tx, evs); err != nil {
+	if err := appendEvents(ctx, tx, l.db.st, evs); err != nil {
 		return internal(op, err)
 	}
 	if len(outboxIDs) > 0 {
@@ -77,21 +77,18 @@ func (l *EventLog) appendTx(ctx context.Context, op string, evs []events.Event, 
 
 // appendEvents is Append's work in tx: it adds evs (validated), skipping
 // those whose id the app's log already holds.
-func appendEvents(ctx context.Context, tx *sql.Tx, evs []events.Event) error {
+func appendEvents(ctx context.Context, tx *sql.Tx, st *appendStmts, evs []events.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (app_id, pos, id, type, ts, data) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (app_id, id) DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
+	// Prepared once on the writer (prepareAppend): modernc would parse
+	// both statements on every relay step.
+	ins, nextPos := tx.StmtContext(ctx, st.eventInsert), tx.StmtContext(ctx, st.eventNextPos)
 	next := make(map[string]uint64) // per app, the next position
 	for _, e := range evs {
 		pos, ok := next[e.App]
 		if !ok {
-			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pos), 0) + 1 FROM events WHERE app_id = ?`, e.App).Scan(&pos); err != nil {
+			if err := nextPos.QueryRowContext(ctx, e.App).Scan(&pos); err != nil {
 				return err
 			}
 		}
