@@ -17,6 +17,7 @@ func TestTrimDue(t *testing.T) {
 		{"quiet, garbage after a burst", memSample{allocs: 1010 * mb, live: 40 * mb, objects: 60 * mb, free: 1 * mb}, true},
 		{"quiet, a GC freed pages the scavenger kept", memSample{allocs: 1010 * mb, live: 40 * mb, objects: 41 * mb, free: 20 * mb}, true},
 		{"busy", memSample{allocs: 1200 * mb, live: 40 * mb, objects: 80 * mb, free: 30 * mb}, false},
+		{"storing a few hundred messages a second", memSample{allocs: 1054 * mb, live: 40 * mb, objects: 60 * mb, free: 20 * mb}, false},
 	} {
 		if got := trimDue(base, c.cur); got != c.want {
 			t.Errorf("%s: trimDue = %v, want %v", c.name, got, c.want)
