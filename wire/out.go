@@ -57,7 +57,12 @@ func Resync() []byte { return []byte(`{"type":"resync"}`) }
 // within its session. The client acknowledges it with an ack frame
 // carrying n.
 func Msg(n uint64, msg []byte) []byte {
-	b := make([]byte, 0, len(msg)+40)
+	return AppendMsg(make([]byte, 0, len(msg)+40), n, msg)
+}
+
+// AppendMsg appends the push Msg builds to b and returns the extended
+// buffer.
+func AppendMsg(b []byte, n uint64, msg []byte) []byte {
 	b = append(b, `{"type":"msg","n":`...)
 	b = strconv.AppendUint(b, n, 10)
 	b = append(b, `,"msg":`...)

@@ -124,10 +124,12 @@ type Gateway struct {
 	log  *slog.Logger
 	m    *Metrics
 
-	hub   hub
-	lp    lpTable
-	fan   fanout
-	watch watchTable // live consultation watches (watch.go)
+	hub hub
+	lp  lpTable
+	fan fanout
+	// scratch holds *pushScratch for deliverPushes (session.go).
+	scratch sync.Pool
+	watch   watchTable // live consultation watches (watch.go)
 
 	stop chan struct{}
 	done chan struct{}
@@ -142,6 +144,7 @@ func New(cfg Config, ws Upgrader, auth Authenticator, c Chat, reg parley.Registr
 		cfg: cfg, ws: ws, auth: auth, chat: c, reg: reg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	g.scratch.New = func() any { return new(pushScratch) }
 	g.hub.init()
 	g.lp.init()
 	g.fan.start(cfg.Writers)

@@ -234,13 +234,14 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 		return
 	}
 	mw, batch := s.out.(multiWriter)
-	if _, lp := s.out.(pushWriter); lp || len(ds) == 1 {
+	if _, lp := s.out.(pushWriter); lp {
 		batch = false
 	}
 	now := s.g.cfg.Now().UnixNano()
-	var frames [][]byte
+	var sc *pushScratch
 	if batch {
-		frames = make([][]byte, 0, len(ds))
+		sc = s.g.scratch.Get().(*pushScratch)
+		defer sc.put(&s.g.scratch)
 	}
 	s.mu.Lock()
 	if s.unacked.len()+len(ds) > s.g.cfg.MaxUnacked {
@@ -253,13 +254,13 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 		s.nextN++
 		s.unacked.add(s.nextN, d.Payload, now+int64(s.g.cfg.RetryInterval))
 		if batch {
-			frames = append(frames, wire.Msg(s.nextN, d.Payload))
+			sc.add(s.nextN, d.Payload)
 		} else if ok {
 			ok = s.sendPush(s.nextN, d.Payload)
 		}
 	}
 	if batch {
-		ok = !errors.Is(mw.WriteMany(frames), ErrBacklog)
+		ok = !errors.Is(mw.WriteMany(sc.frames()), ErrBacklog)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -269,6 +270,45 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 	for range ds {
 		s.g.m.pushWritten()
 	}
+}
+
+// pushScratch holds the push frames of one deliverPushes call end to end
+// in one buffer, reused through pushScratches: a group message is a frame
+// for each of thousands of sessions, and allocating each one was a large
+// part of a node's garbage. The frames are only valid until put; the
+// transport copies what it cannot write at once (Conn.Write). The pool is
+// Gateway.scratch.
+type pushScratch struct {
+	buf  []byte
+	ends []int
+	out  [][]byte
+}
+
+// maxScratch bounds the buffer a pushScratch keeps for reuse.
+const maxScratch = 64 << 10
+
+func (p *pushScratch) add(n uint64, msg []byte) {
+	p.buf = wire.AppendMsg(p.buf, n, msg)
+	p.ends = append(p.ends, len(p.buf))
+}
+
+// frames returns the frames added since the scratch was taken.
+func (p *pushScratch) frames() [][]byte {
+	start := 0
+	for _, end := range p.ends {
+		p.out = append(p.out, p.buf[start:end:end])
+		start = end
+	}
+	return p.out
+}
+
+func (p *pushScratch) put(pool *sync.Pool) {
+	if cap(p.buf) > maxScratch {
+		return
+	}
+	clear(p.out)
+	p.buf, p.ends, p.out = p.buf[:0], p.ends[:0], p.out[:0]
+	pool.Put(p)
 }
 
 // DeliverKick is the delivery kind that ends sessions: Payload is a device

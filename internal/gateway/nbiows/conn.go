@@ -88,7 +88,12 @@ func (c *conn) WriteMany(frames [][]byte) error {
 	if c.unsent.Load()+int64(total) > int64(c.u.opts.MaxBacklog) {
 		return gateway.ErrBacklog
 	}
-	buf := make([]byte, 0, total)
+	pb, _ := c.u.bufs.Get().(*[]byte)
+	if pb == nil {
+		pb = new([]byte)
+	}
+	defer c.u.putBuf(pb)
+	buf := (*pb)[:0]
 	for _, f := range frames {
 		// An unmasked, final text frame (RFC 6455 5.2), as nbio writes it.
 		switch n := len(f); {
@@ -102,6 +107,7 @@ func (c *conn) WriteMany(frames [][]byte) error {
 		}
 		buf = append(buf, f...)
 	}
+	*pb = buf
 	c.unsent.Add(int64(total))
 	if _, err := c.nc.Write(buf); err != nil {
 		if errors.Is(err, nbio.ErrOverflow) {
@@ -110,6 +116,15 @@ func (c *conn) WriteMany(frames [][]byte) error {
 		return gateway.ErrClosed
 	}
 	return nil
+}
+
+// maxPooledBuf bounds the WriteMany buffers kept for reuse.
+const maxPooledBuf = 64 << 10
+
+func (u *Upgrader) putBuf(pb *[]byte) {
+	if cap(*pb) <= maxPooledBuf {
+		u.bufs.Put(pb)
+	}
 }
 
 // writeLocked hands one message to nbio, which copies it. With bounded it

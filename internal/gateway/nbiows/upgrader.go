@@ -44,6 +44,11 @@ type Upgrader struct {
 	// whose handlers are bound to it before the socket is polled.
 	tmpl websocket.Upgrader
 
+	// bufs holds *[]byte for WriteMany: nbio writes what the socket
+	// takes at once and copies the rest, so a buffer is free again as
+	// soon as Write returns.
+	bufs sync.Pool
+
 	workers sync.WaitGroup // goroutines started by execute
 	slots   chan struct{}  // bounds the number of workers
 
