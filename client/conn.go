@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,10 +219,12 @@ type serverFrame struct {
 
 // received handles one server frame. It is called by the conn's reader,
 // and for long-poll also by request goroutines with the answers of their
-// requests; it never blocks on delivery.
+// requests; it never blocks on delivery. b is only valid during the call
+// (the WebSocket reader reuses it): everything kept is copied, which
+// decodePush and json.Unmarshal do anyway.
 func (cn *conn) received(b []byte) {
 	if h := cn.c.opts.hooks; h != nil && h.received != nil {
-		switch h.received(b) {
+		switch h.received(bytes.Clone(b)) {
 		case frameDiscard:
 			return
 		case frameDrop:

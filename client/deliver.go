@@ -60,6 +60,7 @@ func (d *deliverer) run() {
 	c := d.c
 	defer c.wg.Done()
 	var retry, ackDue <-chan time.Time
+	var batch []event
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -72,7 +73,8 @@ func (d *deliverer) run() {
 			ackDue = nil
 			d.flushAcks()
 		}
-		for _, e := range c.q.take() {
+		batch = c.q.take(batch)
+		for _, e := range batch {
 			if c.ctx.Err() != nil {
 				break
 			}

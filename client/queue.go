@@ -40,6 +40,9 @@ type queue struct {
 	wake  chan struct{} // capacity 1: "there are items"
 }
 
+// maxSpare bounds the storage a queue keeps between bursts.
+const maxSpare = 64
+
 func newQueue() *queue { return &queue{wake: make(chan struct{}, 1)} }
 
 func (q *queue) push(e event) {
@@ -52,11 +55,19 @@ func (q *queue) push(e event) {
 	}
 }
 
-// take removes and returns every queued event.
-func (q *queue) take() []event {
+// take removes and returns every queued event. spare, a slice an
+// earlier take returned and whose events have been handled, becomes the
+// queue's storage, so that a busy queue does not grow a new slice for
+// every batch; take clears it first so that it holds on to nothing, and
+// drops it if a burst made it large.
+func (q *queue) take(spare []event) []event {
+	if cap(spare) > maxSpare {
+		spare = nil
+	}
+	clear(spare)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	items := q.items
-	q.items = nil
+	q.items = spare[:0]
 	return items
 }

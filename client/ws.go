@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -50,9 +49,8 @@ type wsEvents struct {
 }
 
 func (h *wsEvents) OnMessage(_ *gws.Conn, m *gws.Message) {
-	b := bytes.Clone(m.Bytes())
+	h.cn.received(m.Bytes()) // copies what it keeps
 	_ = m.Close()
-	h.cn.received(b)
 }
 
 func (h *wsEvents) OnClose(_ *gws.Conn, err error) {
