@@ -112,8 +112,45 @@ type stepStats struct {
 	sent, acked, delivered, errors, skipped atomic.Uint64
 	latency, ackTime                        Histogram
 
-	lastMu sync.Mutex
-	last   map[msgKey]int64 // group: message -> latency to its last recipient
+	last lastTable // group: message -> latency to its last recipient
+}
+
+// lastTable keeps, per group message, the latency to its last recipient
+// seen so far. Every delivery updates it, from thousands of client
+// goroutines at once, so it is split in shards by message: one lock for
+// all was a point of contention in the generator.
+type lastTable struct {
+	shards [64]struct {
+		mu sync.Mutex
+		m  map[msgKey]int64
+	}
+}
+
+func (t *lastTable) record(k msgKey, lat int64) {
+	s := &t.shards[uint64(k.at)%uint64(len(t.shards))]
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[msgKey]int64{}
+	}
+	s.m[k] = max(s.m[k], lat)
+	s.mu.Unlock()
+}
+
+// snapshot returns the table keyed by "sender/due ns", nil if empty.
+func (t *lastTable) snapshot() map[string]int64 {
+	var out map[string]int64
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for k, v := range s.m {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[k.from+"/"+strconv.FormatInt(k.at, 10)] = v
+		}
+		s.mu.Unlock()
+	}
+	return out
 }
 
 // msgKey names a benchmark message by its sender and due time, without
@@ -221,7 +258,7 @@ func (w *worker) emit(e Event) {
 func (w *worker) run(ctx context.Context, cmds <-chan command) error {
 	if w.spec.Scenario == ScenarioDirect || w.spec.Scenario == ScenarioLongPoll || w.spec.Scenario == ScenarioGroup {
 		for range w.spec.Rates {
-			w.steps = append(w.steps, &stepStats{last: map[msgKey]int64{}})
+			w.steps = append(w.steps, &stepStats{})
 		}
 	}
 	start := time.Now()
@@ -337,10 +374,7 @@ func (u *vuser) message(m parley.Message) {
 			st.delivered.Add(1)
 			st.latency.Record(lat)
 			if u.spec.Conv != "" {
-				k := msgKey{m.Sender, sentAt}
-				st.lastMu.Lock()
-				st.last[k] = max(st.last[k], int64(lat))
-				st.lastMu.Unlock()
+				st.last.record(msgKey{m.Sender, sentAt}, int64(lat))
 			}
 		}
 	case 'r':
@@ -429,17 +463,8 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 	w.drain(ctx)
 	stopProgress()
 	for i, st := range w.steps {
-		st.lastMu.Lock()
-		var last map[string]int64
-		if len(st.last) > 0 {
-			last = make(map[string]int64, len(st.last))
-			for k, v := range st.last {
-				last[k.from+"/"+strconv.FormatInt(k.at, 10)] = v
-			}
-		}
-		st.lastMu.Unlock()
 		w.emit(Event{Ev: "step", Step: i, Sent: st.sent.Load(), Acked: st.acked.Load(), Delivered: st.delivered.Load(),
-			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: last})
+			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: st.last.snapshot()})
 	}
 	w.errMu.Lock()
 	codes := w.errCodes
