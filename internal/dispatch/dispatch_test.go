@@ -53,9 +53,28 @@ func users(batches [][]parley.Delivery) map[string][]string {
 	return out
 }
 
-func TestPushRoutesOneBatchPerNode(t *testing.T) {
+// registryViews runs a test against the in-memory registry as it is (the
+// dispatcher asks it for nodes only: LocateNodes) and as a registry that
+// only has Locate (as redisreg), so that both of route's paths are held to
+// the same results.
+func registryViews(t *testing.T, test func(t *testing.T, reg *inmem.Registry, view parley.Registry)) {
+	t.Run("nodes", func(t *testing.T) {
+		reg := inmem.NewRegistry()
+		test(t, reg, reg)
+	})
+	t.Run("rows", func(t *testing.T) {
+		reg := inmem.NewRegistry()
+		test(t, reg, rowsOnly{reg})
+	})
+}
+
+// rowsOnly hides every method of a registry but parley.Registry's.
+type rowsOnly struct{ parley.Registry }
+
+func TestPushRoutesOneBatchPerNode(t *testing.T) { registryViews(t, testPushRoutesOneBatchPerNode) }
+
+func testPushRoutesOneBatchPerNode(t *testing.T, reg *inmem.Registry, view parley.Registry) {
 	ctx := context.Background()
-	reg := inmem.NewRegistry()
 	bus := inmem.NewBus(0)
 	defer bus.Close()
 	var local, remote recorder
@@ -79,7 +98,7 @@ func TestPushRoutesOneBatchPerNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	d := dispatch.New("a", view, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	err = d.Push(ctx, []parley.Delivery{
 		{AppID: "app", Users: []string{"ann", "ben"}, Kind: "msg", Payload: []byte("m1")},
 		{AppID: "app", Users: []string{"cat", "dan"}, Kind: "msg", Payload: []byte("m2")}, // dan is offline
@@ -148,8 +167,11 @@ func TestNewMetricsRefusesARegistryTwice(t *testing.T) {
 // of its kind, exactly the users connected nowhere, and nothing of other
 // kinds or of deliveries whose users are all online.
 func TestOnOfflineNamesUsersWithoutConnections(t *testing.T) {
+	registryViews(t, testOnOfflineNamesUsersWithoutConnections)
+}
+
+func testOnOfflineNamesUsersWithoutConnections(t *testing.T, reg *inmem.Registry, view parley.Registry) {
 	ctx := context.Background()
-	reg := inmem.NewRegistry()
 	bus := inmem.NewBus(0)
 	defer bus.Close()
 	var local recorder
@@ -162,7 +184,7 @@ func TestOnOfflineNamesUsersWithoutConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := dispatch.New("a", reg, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	d := dispatch.New("a", view, bus, &local, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	var got []string
 	d.OnOffline("msg", func(d parley.Delivery, users []string) {
 		got = append(got, string(d.Payload)+":"+d.AppID+":"+slices.Concat(users, nil)[0]+":"+string(rune('0'+len(users))))

@@ -97,15 +97,45 @@ func (r *Registry) Unregister(_ context.Context, appID, userID, connID string) e
 // none. It takes each shard's read lock at most once, however many users
 // it asks for. It never fails.
 func (r *Registry) Locate(_ context.Context, appID string, userIDs []string) ([]parley.ConnInfo, error) {
-	if len(userIDs) == 1 { // the common case: no grouping needed
+	if len(userIDs) > 1 { // a repeated user is looked up once
+		userIDs = slices.Compact(slices.Sorted(slices.Values(userIDs)))
+	}
+	var out []parley.ConnInfo
+	r.eachOf(appID, userIDs, func(_ int32, conns []parley.ConnInfo) {
+		if out == nil {
+			out = make([]parley.ConnInfo, 0, max(len(conns), len(userIDs)/2)) // grows if more are online
+		}
+		out = appendConns(out, conns)
+	})
+	return out, nil
+}
+
+// LocateNodes calls found(i, node) for each connection of userIDs[i] of
+// appID, a repeated user at each of its indexes: Locate without copying
+// rows, for the dispatcher (its nodeLocator). found runs with a shard's
+// read lock held and must not call r. It never fails.
+func (r *Registry) LocateNodes(_ context.Context, appID string, userIDs []string, found func(i int, node string)) error {
+	r.eachOf(appID, userIDs, func(i int32, conns []parley.ConnInfo) {
+		for k := range conns {
+			found(int(i), conns[k].Node)
+		}
+	})
+	return nil
+}
+
+// eachOf calls f with the index and connections of each of userIDs,
+// grouped by shard so that each shard's read lock is taken at most once
+// (a counting sort by shard: no string compares). f runs with that lock
+// held and must not keep conns.
+func (r *Registry) eachOf(appID string, userIDs []string, f func(i int32, conns []parley.ConnInfo)) {
+	if len(userIDs) == 1 {
 		k := userKey{appID, userIDs[0]}
 		s := &r.shards[r.shardIndex(k)]
 		s.mu.RLock()
-		defer s.mu.RUnlock()
-		return appendConns(nil, s.users[k]), nil
+		f(0, s.users[k])
+		s.mu.RUnlock()
+		return
 	}
-	// Bucket the users by shard (a counting sort: no string compares),
-	// then take each shard's lock once.
 	shardOf := make([]uint8, len(userIDs))
 	var starts [numShards + 1]int
 	for i, u := range userIDs {
@@ -116,33 +146,26 @@ func (r *Registry) Locate(_ context.Context, appID string, userIDs []string) ([]
 	for i := 1; i <= numShards; i++ {
 		starts[i] += starts[i-1]
 	}
-	byShard := make([]string, len(userIDs))
+	byShard := make([]int32, len(userIDs))
 	next := starts
-	for i, u := range userIDs {
-		byShard[next[shardOf[i]]] = u
+	for i := range userIDs {
+		byShard[next[shardOf[i]]] = int32(i)
 		next[shardOf[i]]++
 	}
-	out := make([]parley.ConnInfo, 0, len(userIDs)) // most users have one or two connections
 	for sh := range numShards {
 		bucket := byShard[starts[sh]:starts[sh+1]]
 		if len(bucket) == 0 {
 			continue
 		}
-		slices.Sort(bucket) // a repeated user is looked up once
 		s := &r.shards[sh]
 		s.mu.RLock()
-		for i, u := range bucket {
-			if i > 0 && bucket[i-1] == u {
-				continue
+		for _, i := range bucket {
+			if conns := s.users[userKey{appID, userIDs[i]}]; len(conns) > 0 {
+				f(i, conns)
 			}
-			out = appendConns(out, s.users[userKey{appID, u}])
 		}
 		s.mu.RUnlock()
 	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
 }
 
 // appendConns appends copies of a user's rows. The shard's lock must be

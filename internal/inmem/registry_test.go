@@ -31,6 +31,55 @@ func TestRegistryForgetsEmptyUsers(t *testing.T) {
 	}
 }
 
+// TestLocateNodes: each connection of the user at each index is
+// reported once with its node, a user listed twice at both indexes, and
+// users offline or online only in another app not at all; Locate gives
+// the same users' rows once each.
+func TestLocateNodes(t *testing.T) {
+	r := NewRegistry()
+	ctx := context.Background()
+	for _, c := range []parley.ConnInfo{
+		{AppID: "app", UserID: "ann", ConnID: "1", Node: "a"},
+		{AppID: "app", UserID: "ann", ConnID: "2", Node: "b"},
+		{AppID: "app", UserID: "ben", ConnID: "3", Node: "a"},
+		{AppID: "other", UserID: "cat", ConnID: "4", Node: "a"},
+	} {
+		if err := r.Register(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		users []string
+		rows  int // Locate's: each connection once
+	}{{[]string{"ann"}, 2}, {[]string{"cat"}, 0}, {[]string{"ann", "cat", "ben", "ann", "dan"}, 3}} {
+		users := tc.users
+		got := map[string]int{}
+		err := r.LocateNodes(ctx, "app", users, func(i int, node string) { got[fmt.Sprint(i, users[i], node)]++ })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{}
+		for i, u := range users {
+			switch u {
+			case "ann":
+				want[fmt.Sprint(i, u, "a")], want[fmt.Sprint(i, u, "b")] = 1, 1
+			case "ben":
+				want[fmt.Sprint(i, u, "a")] = 1
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("LocateNodes(%v): got %v, want %v", users, got, want)
+		}
+		rows, err := r.Locate(ctx, "app", users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != tc.rows {
+			t.Errorf("Locate(%v): %d rows, want %d", users, len(rows), tc.rows)
+		}
+	}
+}
+
 func BenchmarkRegistryLocate(b *testing.B) {
 	for _, n := range []int{1, 10, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
