@@ -89,44 +89,77 @@ func (s *Service) Broadcast(ctx context.Context, req BroadcastRequest) (int, err
 	}
 }
 
+// broadcastChunk stores and pushes the message for up to a chunk of
+// users. Nearly every recipient of a broadcast already has a conversation
+// with the system, so the messages are appended first; only the users
+// whose conversation is missing are then checked (when check is set: a
+// listed broadcast), given one, and appended to in a second transaction.
+// A conversation with the system is only ever created for a user that
+// exists (here and in Send), and users are never deleted, so an existing
+// one vouches for its user.
 func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, users []string, check bool) (int, error) {
-	convs := make([]parley.Conversation, 0, len(users))
-	for _, u := range users {
+	now := s.cfg.Now().UnixMilli()
+	n, missing, err := s.broadcastAppend(ctx, req, users, now)
+	if err != nil || len(missing) == 0 {
+		return n, err
+	}
+	convs := make([]parley.Conversation, 0, len(missing))
+	for _, u := range missing {
 		if check {
 			if _, err := s.store.User(ctx, req.AppID, u); err != nil {
 				if parley.ErrorCode(err) == parley.ENotFound {
 					continue
 				}
-				return 0, err
+				return n, err
 			}
 		}
-		convs = append(convs, parley.Conversation{
-			AppID: req.AppID, ID: parley.DirectConvID(parley.SystemUserID, u),
-			Kind: parley.ConvDirect, Members: []string{parley.SystemUserID, u},
-		})
+		convs = append(convs, systemConv(req.AppID, u))
 	}
 	if len(convs) == 0 {
-		return 0, nil
+		return n, nil
 	}
 	if err := s.store.EnsureConversations(ctx, convs); err != nil {
-		return 0, err
+		return n, err
 	}
-	now := s.cfg.Now().UnixMilli()
-	msgs := make([]*parley.Message, len(convs))
+	created := make([]string, len(convs))
 	for i, c := range convs {
+		created[i] = c.Members[1]
+	}
+	m, _, err := s.broadcastAppend(ctx, req, created, now)
+	return n + m, err
+}
+
+// systemConv is user's conversation with the system.
+func systemConv(appID, user string) parley.Conversation {
+	return parley.Conversation{
+		AppID: appID, ID: parley.DirectConvID(parley.SystemUserID, user),
+		Kind: parley.ConvDirect, Members: []string{parley.SystemUserID, user},
+	}
+}
+
+// broadcastAppend appends the message to each user's conversation with
+// the system in one transaction and pushes those stored. It returns how
+// many were stored and the users whose conversation does not exist.
+func (s *Service) broadcastAppend(ctx context.Context, req BroadcastRequest, users []string, now int64) (int, []string, error) {
+	msgs := make([]*parley.Message, len(users))
+	for i, u := range users {
 		msgs[i] = &parley.Message{
-			AppID: req.AppID, ConvID: c.ID, ID: ulid.Make().String(),
+			AppID: req.AppID, ConvID: parley.DirectConvID(parley.SystemUserID, u), ID: ulid.Make().String(),
 			Sender: parley.SystemUserID, Kind: req.Kind, Body: req.Body, Variants: req.Variants, Time: now,
 		}
 	}
 	results, err := s.store.Append(ctx, msgs)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	var missing []string
 	ds := make([]parley.Delivery, 0, len(msgs))
 	n := 0
 	for i, m := range msgs {
-		if results[i].Err != nil {
+		if err := results[i].Err; err != nil {
+			if parley.ErrorCode(err) == parley.ENotFound {
+				missing = append(missing, users[i])
+			}
 			continue
 		}
 		n++
@@ -134,11 +167,13 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 		if err != nil {
 			continue
 		}
-		ds = append(ds, parley.Delivery{AppID: req.AppID, Users: []string{convs[i].Members[1]}, Kind: msgKind(m), Payload: payload})
+		ds = append(ds, parley.Delivery{AppID: req.AppID, Users: []string{users[i]}, Kind: msgKind(m), Payload: payload})
 	}
 	s.m.broadcasted(n)
-	if err := s.push.Push(ctx, ds); err != nil {
-		s.log.Debug("broadcast push failed", "err", err, "app_id", req.AppID)
+	if len(ds) > 0 {
+		if err := s.push.Push(ctx, ds); err != nil {
+			s.log.Debug("broadcast push failed", "err", err, "app_id", req.AppID)
+		}
 	}
-	return n, nil
+	return n, missing, nil
 }

@@ -179,8 +179,21 @@ func TestBroadcastToAllStoresForOfflineUsers(t *testing.T) {
 	if n.api(t, "POST", "/v1/server/broadcast", map[string]any{"users": []string{"u0001", "ghost", "u0001"}, "kind": "custom", "body": map[string]int{"x": 1}}, &out); out.Stored != 1 {
 		t.Fatalf("listed broadcast stored %d, want 1", out.Stored)
 	}
+	// One to a user who has a conversation with the system, one who has
+	// none yet, and one who does not exist: each user that exists gets it
+	// once.
+	n.api(t, "POST", "/v1/server/users", map[string]any{"users": []map[string]string{{"id": "fresh"}}}, nil)
+	if n.api(t, "POST", "/v1/server/broadcast", map[string]any{"users": []string{"fresh", "u0002", "ghost", "fresh"}, "body": map[string]int{"y": 2}}, &out); out.Stored != 2 {
+		t.Fatalf("listed broadcast stored %d, want 2", out.Stored)
+	}
+	for user, want := range map[string]int{"fresh": 1, "u0002": 2} {
+		n.api(t, "GET", "/v1/server/conversations/d:_system:"+user+"/messages", nil, &h)
+		if len(h.Msgs) != want {
+			t.Fatalf("%s's system conversation holds %d messages, want %d: %v", user, len(h.Msgs), want, h.Msgs)
+		}
+	}
 	n.waitMetrics(t, nil, map[string]float64{
-		"parley_broadcast_messages_total": float64(len(ids)) + 1,
+		"parley_broadcast_messages_total": float64(len(ids)) + 3,
 		"parley_messages_stored_total":    0, // broadcasts are counted apart
 	})
 }
