@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -167,16 +168,28 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
 }
 
 // environ lists the PARLEY_* variables visible through getenv. getenv
-// cannot enumerate, so the known keys are probed.
+// cannot enumerate, so every key of config (its koanf tags) is probed.
 func environ(getenv func(string) string) []string {
 	var out []string
-	for _, key := range []string{"addr", "data", "node", "transport", "heartbeat", "idle_timeout", "auth_timeout", "retry_interval", "max_retries", "log_level", "log_format", "debug_addr", "interest", "presence_debounce", "group_max_members", "receipts_list", "event_retention", "webhook_allow_private"} {
+	for _, key := range configKeys() {
 		name := "PARLEY_" + strings.ToUpper(key)
 		if v := getenv(name); v != "" {
 			out = append(out, name+"="+v)
 		}
 	}
 	return out
+}
+
+// configKeys returns the koanf tag of every field of config.
+func configKeys() []string {
+	t := reflect.TypeFor[config]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("koanf"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func (c config) logLevel() (slog.Level, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +68,35 @@ func TestConfigWebhookAllowPrivate(t *testing.T) {
 		if err != nil || cfg.server().WebhookAllowPrivate != tc.want {
 			t.Errorf("%s: got %v, %v; want %v", tc.name, cfg.server().WebhookAllowPrivate, err, tc.want)
 		}
+	}
+}
+
+// TestConfigEnvironmentHasEveryKey: every setting a flag sets can be set
+// as PARLEY_<KEY> too (the environment once missed the production
+// settings: postgres, redis, nats, event_log and the rest).
+func TestConfigEnvironmentHasEveryKey(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	addFlags(fs)
+	keys := map[string]bool{}
+	for _, k := range configKeys() {
+		keys[k] = true
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if k := strings.ReplaceAll(f.Name, "-", "_"); f.Name != "config" && !keys[k] {
+			t.Errorf("flag --%s has no config key %q, so no PARLEY_%s", f.Name, k, strings.ToUpper(k))
+		}
+	})
+	env := map[string]string{
+		"PARLEY_REDIS_PREFIX": "rp", "PARLEY_NATS_PREFIX": "np", "PARLEY_BALANCE": "least-connections",
+		"PARLEY_POSTGRES_READ": "postgres://replica/db", "PARLEY_ADVERTISE_URL": "http://10.0.0.7:8080",
+	}
+	cfg, err := loadConfig(fs, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{cfg.RedisPrefix, cfg.NATSPrefix, cfg.Balance, cfg.PostgresRead, cfg.AdvertiseURL}
+	want := []string{"rp", "np", "least-connections", "postgres://replica/db", "http://10.0.0.7:8080"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("from the environment: got %q, want %q", got, want)
 	}
 }
