@@ -96,7 +96,8 @@ func (f *fanout) close() {
 
 // multiWriter is implemented by transports that can send several frames
 // in one write to the socket (nbiows): WriteMany is Write for each frame,
-// in order, under one backlog check.
+// in order, under one backlog check. It does not keep frames, nor any
+// slice of them, once it returns: deliverPushes reuses their memory.
 type multiWriter interface {
 	WriteMany(frames [][]byte) error
 }

@@ -64,7 +64,9 @@ func (c *conn) Write(frame []byte) error {
 
 // WriteMany writes text frames in one write to the socket (one system
 // call where Write takes one per frame), in order; the backlog bound
-// applies to them together. It implements the gateway's multiWriter.
+// applies to them together. It implements the gateway's multiWriter and
+// keeps none of frames once it returns (nbio copies what the socket does
+// not take).
 // Frames too large for one WebSocket frame go one by one through Write's
 // path.
 func (c *conn) WriteMany(frames [][]byte) error {
