@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,102 @@ type countingClient struct {
 
 func (c *countingClient) OnMessage(_ *gws.Conn, m *gws.Message) {
 	c.got <- m.Data.Len()
+	_ = m.Close()
+}
+
+// TestWriteManyKeepsNoFrame: WriteMany's frames may be overwritten as
+// soon as it returns (the gateway reuses their buffer), also when the
+// socket is full and nbio has to keep what it could not write, and for a
+// frame too large for one WebSocket frame: the client gets every frame
+// as it was, in order.
+func TestWriteManyKeepsNoFrame(t *testing.T) {
+	u, err := New(gateway.TransportOptions{MaxBacklog: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan *conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = u.Upgrade(w, r, func(c gateway.Conn) gateway.Handler {
+			conns <- c.(*conn)
+			return nopHandler{}
+		})
+	}))
+	defer srv.Close()
+	defer func() { _ = u.Close() }()
+
+	const calls, perCall = 2000, 4
+	rx := &recordingClient{got: make(chan string, calls*perCall)}
+	ws, _, err := gws.NewClient(rx, &gws.ClientOption{Addr: "ws" + strings.TrimPrefix(srv.URL, "http")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := <-conns
+	frame := func(call, k int) []byte {
+		n := 1000
+		if call%500 == 7 && k == 0 {
+			n = u.framePayloadMax + 10 // goes through Write's path
+		}
+		b := strconv.AppendInt(nil, int64(call*perCall+k), 10)
+		for len(b) < n {
+			b = append(b, byte('a'+(call+k)%26))
+		}
+		return b
+	}
+	// The client does not read yet: the socket fills and nbio keeps the
+	// rest, copied from the buffer this loop overwrites.
+	buf := make([]byte, 0, 64<<10)
+	frames := make([][]byte, perCall)
+	for call := range calls {
+		buf = buf[:0]
+		ends := make([]int, perCall)
+		for k := range perCall {
+			buf = append(buf, frame(call, k)...)
+			ends[k] = len(buf)
+		}
+		start := 0
+		for k, end := range ends {
+			frames[k] = buf[start:end:end]
+			start = end
+		}
+		if err := c.WriteMany(frames); err != nil {
+			t.Fatalf("WriteMany %d: %v", call, err)
+		}
+		for i := range buf {
+			buf[i] = '#'
+		}
+	}
+	if c.unsent.Load() == 0 {
+		t.Fatal("the socket took everything: nbio kept nothing, so the test proved nothing")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ws.ReadLoop()
+	}()
+	defer func() {
+		_ = ws.NetConn().Close()
+		<-done
+	}()
+	for call := range calls {
+		for k := range perCall {
+			select {
+			case got := <-rx.got:
+				if want := string(frame(call, k)); got != want {
+					t.Fatalf("frame %d of call %d: got %d bytes starting %.40q, want %d starting %.40q", k, call, len(got), got, len(want), want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("client received nothing after %d frames", call*perCall+k)
+			}
+		}
+	}
+}
+
+type recordingClient struct {
+	gws.BuiltinEventHandler
+	got chan string
+}
+
+func (c *recordingClient) OnMessage(_ *gws.Conn, m *gws.Message) {
+	c.got <- m.Data.String()
 	_ = m.Close()
 }
