@@ -165,34 +165,24 @@ func decodePush(b []byte) (n uint64, m parley.Message, ok bool) {
 					body, haveBody = [2]int{i, j}, true
 					i = j
 				}
-				i = skipWS(b, i)
-				if i >= len(b) {
+				j, end := afterValue(b, i, '}')
+				if j < 0 {
 					return 0, parley.Message{}, false
 				}
-				if b[i] == '}' {
-					i++
+				if i = j; end {
 					break
 				}
-				if b[i] != ',' {
-					return 0, parley.Message{}, false
-				}
-				i++
 			}
 		default:
 			return 0, parley.Message{}, false
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
+		j, end := afterValue(b, i, '}')
+		if j < 0 {
 			return 0, parley.Message{}, false
 		}
-		if b[i] == '}' {
-			i++
+		if i = j; end {
 			break
 		}
-		if b[i] != ',' {
-			return 0, parley.Message{}, false
-		}
-		i++
 	}
 	if seen != 7 || skipWS(b, i) != len(b) {
 		return 0, parley.Message{}, false
@@ -293,6 +283,22 @@ func scanUint(b []byte, i int) (v uint64, j int) {
 	return v, i
 }
 
+// afterValue reads what follows a value inside an object or array that
+// close ends: after any whitespace, close itself (end) or a comma. It
+// returns the index just after that byte, or -1 if it is neither.
+func afterValue(b []byte, i int, close byte) (next int, end bool) {
+	i = skipWS(b, i)
+	switch {
+	case i >= len(b):
+		return -1, false
+	case b[i] == close:
+		return i + 1, true
+	case b[i] == ',':
+		return i + 1, false
+	}
+	return -1, false
+}
+
 // skipValue validates the JSON value that starts at b[i] (no leading
 // whitespace) as encoding/json's scanner would, at nesting depth depth
 // (1 for a value that is itself an object or array at the top of the
@@ -323,17 +329,11 @@ func skipValue(b []byte, i, depth int) int {
 			if i < 0 {
 				return -1
 			}
-			i = skipWS(b, i)
-			if i >= len(b) {
-				return -1
+			j, end := afterValue(b, i, '}')
+			if j < 0 || end {
+				return j
 			}
-			if b[i] == '}' {
-				return i + 1
-			}
-			if b[i] != ',' {
-				return -1
-			}
-			i = skipWS(b, i+1)
+			i = skipWS(b, j)
 		}
 	case c == '[':
 		if depth > maxBodyDepth {
@@ -348,17 +348,11 @@ func skipValue(b []byte, i, depth int) int {
 			if i < 0 {
 				return -1
 			}
-			i = skipWS(b, i)
-			if i >= len(b) {
-				return -1
+			j, end := afterValue(b, i, ']')
+			if j < 0 || end {
+				return j
 			}
-			if b[i] == ']' {
-				return i + 1
-			}
-			if b[i] != ',' {
-				return -1
-			}
-			i = skipWS(b, i+1)
+			i = skipWS(b, j)
 		}
 	case c == '"':
 		return skipString(b, i)
