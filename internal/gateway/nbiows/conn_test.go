@@ -75,22 +75,10 @@ func TestClosePayload(t *testing.T) {
 // nbio: once a client has read every message, whatever their sizes, the
 // count of unsent bytes must be exactly zero again.
 func TestBacklogCountReturnsToZero(t *testing.T) {
-	u, err := New(gateway.TransportOptions{MaxBacklog: 4 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan *conn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = u.Upgrade(w, r, func(c gateway.Conn) gateway.Handler {
-			conns <- c.(*conn)
-			return nopHandler{}
-		})
-	}))
-	defer srv.Close()
-	defer func() { _ = u.Close() }()
+	_, url, conns := serveConns(t, 4<<20)
 
 	rx := &countingClient{got: make(chan int, 64)}
-	ws, _, err := gws.NewClient(rx, &gws.ClientOption{Addr: "ws" + strings.TrimPrefix(srv.URL, "http")})
+	ws, _, err := gws.NewClient(rx, &gws.ClientOption{Addr: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +120,29 @@ func TestBacklogCountReturnsToZero(t *testing.T) {
 	}
 }
 
+// serveConns serves WebSockets through an Upgrader with the given backlog
+// bound, handing each connection to the test; url is the ws:// address.
+// Both are closed when the test ends.
+func serveConns(t *testing.T, maxBacklog int) (u *Upgrader, url string, conns <-chan *conn) {
+	t.Helper()
+	u, err := New(gateway.TransportOptions{MaxBacklog: maxBacklog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = u.Upgrade(w, r, func(c gateway.Conn) gateway.Handler {
+			ch <- c.(*conn)
+			return nopHandler{}
+		})
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		_ = u.Close()
+	})
+	return u, "ws" + strings.TrimPrefix(srv.URL, "http"), ch
+}
+
 type nopHandler struct{}
 
 func (nopHandler) Frame([]byte) {}
@@ -153,23 +164,11 @@ func (c *countingClient) OnMessage(_ *gws.Conn, m *gws.Message) {
 // frame too large for one WebSocket frame: the client gets every frame
 // as it was, in order.
 func TestWriteManyKeepsNoFrame(t *testing.T) {
-	u, err := New(gateway.TransportOptions{MaxBacklog: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan *conn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = u.Upgrade(w, r, func(c gateway.Conn) gateway.Handler {
-			conns <- c.(*conn)
-			return nopHandler{}
-		})
-	}))
-	defer srv.Close()
-	defer func() { _ = u.Close() }()
+	u, url, conns := serveConns(t, 64<<20)
 
 	const calls, perCall = 2000, 4
 	rx := &recordingClient{got: make(chan string, calls*perCall)}
-	ws, _, err := gws.NewClient(rx, &gws.ClientOption{Addr: "ws" + strings.TrimPrefix(srv.URL, "http")})
+	ws, _, err := gws.NewClient(rx, &gws.ClientOption{Addr: url})
 	if err != nil {
 		t.Fatal(err)
 	}
