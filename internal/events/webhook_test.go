@@ -162,13 +162,7 @@ func TestWebhookRetriesThenDeadLetters(t *testing.T) {
 	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond, MaxAttempts: 5, Sleep: sl.sleep, AllowPrivate: true})
 	wh.Start()
 	defer wh.Close()
-	var dead []events.DeadLetter
-	waitFor(t, "a dead letter", func() bool {
-		var err error
-		dead, err = fx.db.DeadLetters(t.Context(), app, 0, 0)
-		return err == nil && len(dead) == 1
-	})
-	d := dead[0]
+	d := oneDeadLetter(t, fx, app)
 	if d.First != 1 || d.Last != 5 || d.Events != 5 || d.Attempts != 5 || !strings.Contains(d.Error, "500") {
 		t.Fatalf("dead letter: got %+v, want events 1-5 after 5 attempts, error naming the 500", d)
 	}
@@ -293,16 +287,22 @@ func TestWebhookPublicOnly(t *testing.T) {
 	wh := events.NewWebhooks(fx.db, l, events.WebhookConfig{Poll: 20 * time.Millisecond, MaxAttempts: 2, Sleep: sl.sleep})
 	wh.Start()
 	defer wh.Close()
+	if d := oneDeadLetter(t, fx, app); !strings.Contains(d.Error, "not public") {
+		t.Fatalf("dead letter: got %+v, want the refused address as the reason", d)
+	}
+	if _, _, posts, _ := rc.got(); posts != 0 {
+		t.Fatalf("the private receiver got %d POSTs, want none", posts)
+	}
+}
+
+// oneDeadLetter waits until app has exactly one dead letter and returns it.
+func oneDeadLetter(t *testing.T, fx *fixture, app string) events.DeadLetter {
+	t.Helper()
 	var dead []events.DeadLetter
 	waitFor(t, "a dead letter", func() bool {
 		var err error
 		dead, err = fx.db.DeadLetters(t.Context(), app, 0, 0)
 		return err == nil && len(dead) == 1
 	})
-	if !strings.Contains(dead[0].Error, "not public") {
-		t.Fatalf("dead letter: got %+v, want the refused address as the reason", dead[0])
-	}
-	if _, _, posts, _ := rc.got(); posts != 0 {
-		t.Fatalf("the private receiver got %d POSTs, want none", posts)
-	}
+	return dead[0]
 }
