@@ -273,11 +273,11 @@ func (s *Session) deliverPushes(ds []*parley.Delivery) {
 }
 
 // pushScratch holds the push frames of one deliverPushes call end to end
-// in one buffer, reused through pushScratches: a group message is a frame
-// for each of thousands of sessions, and allocating each one was a large
-// part of a node's garbage. The frames are only valid until put; the
-// transport copies what it cannot write at once (Conn.Write). The pool is
-// Gateway.scratch.
+// in one buffer, reused through the pool Gateway.scratch: a group message
+// is a frame for each of thousands of sessions, and allocating each one
+// was a large part of a node's garbage. The frames are only valid until
+// put, which is why only a multiWriter, which keeps none of them, is
+// handed them.
 type pushScratch struct {
 	buf  []byte
 	ends []int
