@@ -123,8 +123,8 @@ func (r *Registry) LocateNodes(_ context.Context, appID string, userIDs []string
 	return nil
 }
 
-// eachOf calls f with the index and connections of each of userIDs,
-// grouped by shard so that each shard's read lock is taken at most once
+// eachOf calls f with the index and connections of each of userIDs that
+// has any, grouped by shard so that each shard's read lock is taken at most once
 // (a counting sort by shard: no string compares). f runs with that lock
 // held and must not keep conns.
 func (r *Registry) eachOf(appID string, userIDs []string, f func(i int32, conns []parley.ConnInfo)) {
@@ -132,7 +132,9 @@ func (r *Registry) eachOf(appID string, userIDs []string, f func(i int32, conns 
 		k := userKey{appID, userIDs[0]}
 		s := &r.shards[r.shardIndex(k)]
 		s.mu.RLock()
-		f(0, s.users[k])
+		if conns := s.users[k]; len(conns) > 0 {
+			f(0, conns)
+		}
 		s.mu.RUnlock()
 		return
 	}

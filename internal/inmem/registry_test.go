@@ -74,8 +74,8 @@ func TestLocateNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rows) != tc.rows {
-			t.Errorf("Locate(%v): %d rows, want %d", users, len(rows), tc.rows)
+		if len(rows) != tc.rows || (tc.rows == 0) != (rows == nil) {
+			t.Errorf("Locate(%v): %d rows (nil: %v), want %d, nil if none", users, len(rows), rows == nil, tc.rows)
 		}
 	}
 }
