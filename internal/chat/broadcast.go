@@ -103,7 +103,7 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 	if err != nil || len(missing) == 0 {
 		return n, err
 	}
-	convs := make([]parley.Conversation, 0, len(missing))
+	exist := missing[:0]
 	for _, u := range missing {
 		if check {
 			if _, err := s.store.User(ctx, req.AppID, u); err != nil {
@@ -113,19 +113,19 @@ func (s *Service) broadcastChunk(ctx context.Context, req BroadcastRequest, user
 				return n, err
 			}
 		}
-		convs = append(convs, systemConv(req.AppID, u))
+		exist = append(exist, u)
 	}
-	if len(convs) == 0 {
+	if len(exist) == 0 {
 		return n, nil
+	}
+	convs := make([]parley.Conversation, len(exist))
+	for i, u := range exist {
+		convs[i] = systemConv(req.AppID, u)
 	}
 	if err := s.store.EnsureConversations(ctx, convs); err != nil {
 		return n, err
 	}
-	created := make([]string, len(convs))
-	for i, c := range convs {
-		created[i] = c.Members[1]
-	}
-	m, _, err := s.broadcastAppend(ctx, req, created, now)
+	m, _, err := s.broadcastAppend(ctx, req, exist, now)
 	return n + m, err
 }
 
