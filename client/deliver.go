@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -277,7 +276,7 @@ func (d *deliverer) flushAcks() {
 		for len(ns) > 0 {
 			chunk := ns[:min(len(ns), wire.MaxAcks)]
 			ns = ns[len(chunk):]
-			frame := ackFrame(chunk)
+			frame := wire.Ack(chunk)
 			ctx, cancel := context.WithTimeout(cn.ctx, writeTimeout)
 			err := cn.write(ctx, frame)
 			cancel()
@@ -286,20 +285,6 @@ func (d *deliverer) flushAcks() {
 			}
 		}
 	}
-}
-
-// ackFrame is the ack frame for push numbers ns, built without
-// encoding/json: a busy client writes one about every second.
-func ackFrame(ns []uint64) []byte {
-	b := make([]byte, 0, 24+len(ns)*8)
-	b = append(b, `{"type":"ack","n":[`...)
-	for i, n := range ns {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, n, 10)
-	}
-	return append(b, "]}"...)
 }
 
 func (d *deliverer) state(s State, err error) {

@@ -1,7 +1,25 @@
 package wire
 
+import "strconv"
+
 // ackPrefix is how every ack frame of the Go client begins.
 const ackPrefix = `{"type":"ack","n":[`
+
+// Ack builds the ack frame for push numbers ns without encoding/json, in
+// the one spelling DecodeAck reads: {"type":"ack","n":[1,2,3]}. A busy
+// client writes one about every second. ns must hold 1 to MaxAcks
+// numbers.
+func Ack(ns []uint64) []byte {
+	b := make([]byte, 0, len(ackPrefix)+2+len(ns)*8)
+	b = append(b, ackPrefix...)
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return append(b, "]}"...)
+}
 
 // DecodeAck reads an ack frame spelled exactly as the Go client writes it,
 // {"type":"ack","n":[1,2,3]}, without encoding/json: a busy session sends

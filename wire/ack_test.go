@@ -27,6 +27,24 @@ var ackSeeds = []string{
 	`{"type":"ack","n":[1` + strings.Repeat(",1", wire.MaxAcks) + `]}`,
 }
 
+// TestAckRoundTrip: the frame Ack builds is what Decode and DecodeAck
+// both read, with the same push numbers in order.
+func TestAckRoundTrip(t *testing.T) {
+	for _, ns := range [][]uint64{{1}, {1, 2, 3}, {18446744073709551615, 0, 42}} {
+		f := wire.Ack(ns)
+		in, err := wire.Decode(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if in.Type != wire.TAck || !slices.Equal(in.N, ns) {
+			t.Errorf("%s decoded as %q %v, want ack %v", f, in.Type, in.N, ns)
+		}
+		if got, ok := wire.DecodeAck(f); !ok || !slices.Equal(got, ns) {
+			t.Errorf("DecodeAck(%s) = %v, %v; want %v", f, got, ok, ns)
+		}
+	}
+}
+
 func TestDecodeAck(t *testing.T) {
 	for _, c := range []struct {
 		in   string
