@@ -282,7 +282,7 @@ func (c *Client) connect(ctx context.Context) (*conn, wire.AuthRes, error) {
 		<-cn.done
 		return nil, wire.AuthRes{}, err
 	}
-	cn.heartbeat = heartbeatOf(ar)
+	cn.heartbeat, cn.ackDelay = heartbeatOf(ar), ackDelayOf(ar)
 	return cn, ar, nil
 }
 

@@ -39,6 +39,7 @@ type conn struct {
 	ctx       context.Context // ends when the conn ends
 	cancel    context.CancelFunc
 	heartbeat time.Duration
+	ackDelay  time.Duration // pushes are acknowledged about this long after they arrive (ackDelayOf)
 	lastRecv  atomic.Int64  // unix nanoseconds of the last frame received
 	done      chan struct{} // closed when the conn's reader has exited
 
@@ -63,7 +64,8 @@ type reply struct {
 }
 
 func newConn(c *Client) *conn {
-	cn := &conn{c: c, pending: make(map[string]waiter), done: make(chan struct{}), heartbeat: defaultHeartbeat}
+	cn := &conn{c: c, pending: make(map[string]waiter), done: make(chan struct{}),
+		heartbeat: defaultHeartbeat, ackDelay: maxAckDelay}
 	cn.ctx, cn.cancel = context.WithCancel(c.ctx)
 	cn.lastRecv.Store(time.Now().UnixNano())
 	return cn

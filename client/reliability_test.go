@@ -391,3 +391,73 @@ func TestResyncManyConversations(t *testing.T) {
 		return true
 	})
 }
+
+// TestAcksWithinRetryInterval: the client acknowledges every push well
+// within the retry interval its server names in the auth answer, so that
+// none is sent twice, however short the server's interval.
+func TestAcksWithinRetryInterval(t *testing.T) {
+	const retry = 600 * time.Millisecond
+	e := newEnv(t, "gws", func(c *server.Config) { c.RetryInterval = retry })
+	e.users("alice", "bob")
+	var mu sync.Mutex
+	got := map[uint64]time.Time{}   // push n -> when it arrived
+	acked := map[uint64]time.Time{} // push n -> when its ack was written
+	twice := 0
+	_, rb := e.dial("bob", "laptop", withHooks(client.Hooks{
+		Received: func(f []byte) client.FrameAction {
+			var p struct {
+				Type string `json:"type"`
+				N    uint64 `json:"n"`
+			}
+			if json.Unmarshal(f, &p) == nil && p.Type == wire.TMsg {
+				mu.Lock()
+				if _, ok := got[p.N]; ok {
+					twice++
+				}
+				got[p.N] = time.Now()
+				mu.Unlock()
+			}
+			return client.FrameHandle
+		},
+		Wrote: func(f []byte) bool {
+			var a struct {
+				Type string   `json:"type"`
+				N    []uint64 `json:"n"`
+			}
+			if json.Unmarshal(f, &a) == nil && a.Type == wire.TAck {
+				mu.Lock()
+				for _, n := range a.N {
+					acked[n] = time.Now()
+				}
+				mu.Unlock()
+			}
+			return false
+		},
+	}))
+	const msgs = 4
+	for i := range msgs {
+		e.sendAs("alice", "bob", fmt.Sprintf("push %d", i))
+		time.Sleep(retry / 2)
+	}
+	rb.waitCount(t, parley.DirectConvID("alice", "bob"), msgs)
+	waitUntil(t, "every push acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= msgs
+	})
+	time.Sleep(2 * time.Second) // past the server's next retransmission check
+	mu.Lock()
+	defer mu.Unlock()
+	for n, at := range got {
+		a, ok := acked[n]
+		switch {
+		case !ok:
+			t.Errorf("push %d was never acknowledged", n)
+		case a.Sub(at) >= retry:
+			t.Errorf("push %d was acknowledged %v after it arrived, not within the retry interval %v", n, a.Sub(at), retry)
+		}
+	}
+	if twice > 0 {
+		t.Errorf("%d pushes arrived twice: acknowledged too late", twice)
+	}
+}

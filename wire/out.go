@@ -105,6 +105,10 @@ type AuthRes struct {
 	Conn      string `json:"conn"`
 	Node      string `json:"node"`
 	Heartbeat int    `json:"heartbeat"` // seconds between pings the server expects
+	// RetryMS is the server's retry interval in milliseconds: a push not
+	// acknowledged within it is sent again. 0 from a server that does not
+	// say; clients then assume 18 s.
+	RetryMS int64 `json:"retry_ms,omitempty"`
 }
 
 // SendRes answers send.

@@ -99,7 +99,8 @@ func (s *Session) authenticate(in *wire.In, reply func([]byte)) {
 }
 
 func (s *Session) authRes() wire.AuthRes {
-	return wire.AuthRes{User: s.user, Conn: s.connID, Node: s.g.cfg.Node, Heartbeat: int(s.g.cfg.Heartbeat.Seconds())}
+	return wire.AuthRes{User: s.user, Conn: s.connID, Node: s.g.cfg.Node, Heartbeat: int(s.g.cfg.Heartbeat.Seconds()),
+		RetryMS: s.g.cfg.RetryInterval.Milliseconds()}
 }
 
 // attach makes an authenticated session reachable: in the hub, so that
