@@ -223,7 +223,7 @@ type serverFrame struct {
 // and for long-poll also by request goroutines with the answers of their
 // requests; it never blocks on delivery. b is only valid during the call
 // (the WebSocket reader reuses it): everything kept is copied, which
-// decodePush and json.Unmarshal do anyway.
+// DecodePush and json.Unmarshal do anyway.
 func (cn *conn) received(b []byte) {
 	if h := cn.c.opts.hooks; h != nil && h.received != nil {
 		switch h.received(bytes.Clone(b)) {
@@ -237,7 +237,7 @@ func (cn *conn) received(b []byte) {
 	cn.lastRecv.Store(time.Now().UnixNano())
 	// Message pushes are most of the frames a busy client gets; the fast
 	// path decodes them as the TMsg case below would.
-	if n, m, ok := decodePush(b); ok {
+	if n, m, ok := wire.DecodePush(b); ok {
 		cn.c.q.push(event{kind: evPush, conn: cn, n: n, msg: m})
 		return
 	}

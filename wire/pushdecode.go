@@ -1,4 +1,4 @@
-package client
+package wire
 
 import (
 	"math"
@@ -7,15 +7,16 @@ import (
 	"github.com/parley-im/parley"
 )
 
-// decodePush is a fast path for the one frame a busy client receives most:
+// DecodePush is a fast path for the one frame a busy client receives most:
 // a message push as wire.Msg writes it,
 //
 //	{"type":"msg","n":123,"msg":<json.Marshal of a parley.Message>}
 //
 // scanned in a single pass, without reflection.
 //
-// When ok is true, json.Unmarshal(b, &f) with f a serverFrame would have
-// succeeded and given f.Type == "msg", f.N == n and *f.Msg deep-equal to m
+// When ok is true, json.Unmarshal(b, &f), with f a struct of "type", "n"
+// and "msg" (a *parley.Message), would have succeeded and given
+// f.Type == "msg", f.N == n and *f.Msg deep-equal to m
 // (Body holds the same bytes, in a new slice as json.RawMessage copies
 // them). When ok is false nothing is claimed: b may be any other frame, a
 // push the fast path does not handle, or invalid, and the caller decodes it
@@ -37,7 +38,7 @@ import (
 //
 // The string fields of m share one allocation, so any one of them that is
 // kept holds on to all of them (a few dozen bytes for a real push).
-func decodePush(b []byte) (n uint64, m parley.Message, ok bool) {
+func DecodePush(b []byte) (n uint64, m parley.Message, ok bool) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return 0, parley.Message{}, false

@@ -1,4 +1,4 @@
-package client
+package wire_test
 
 import (
 	"bytes"
@@ -162,34 +162,34 @@ var badPushes = map[string]string{
 	"bad body minus":               `{"type":"msg","n":1,"msg":{"body":-}}`,
 	"bad body dot":                 `{"type":"msg","n":1,"msg":{"body":.5}}`,
 	"unclosed body":                `{"type":"msg","n":1,"msg":{"body":{"a":1}}`,
-	"body too deep":                `{"type":"msg","n":1,"msg":{"body":` + strings.Repeat(`[`, maxBodyDepth+1) + strings.Repeat(`]`, maxBodyDepth+1) + `}}`,
+	"body too deep":                `{"type":"msg","n":1,"msg":{"body":` + strings.Repeat(`[`, wire.MaxBodyDepth+1) + strings.Repeat(`]`, wire.MaxBodyDepth+1) + `}}`,
 	"body deeper than json allows": `{"type":"msg","n":1,"msg":{"body":` + strings.Repeat(`[`, 9999) + strings.Repeat(`]`, 9999) + `}}`,
 }
 
 // checkAgainstJSON fails unless json.Unmarshal of b gives exactly n and m.
 func checkAgainstJSON(t *testing.T, b []byte, n uint64, m parley.Message) {
 	t.Helper()
-	var f serverFrame
+	var f pushFrameJSON
 	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("decodePush took %q, json.Unmarshal refuses it: %v", b, err)
+		t.Fatalf("DecodePush took %q, json.Unmarshal refuses it: %v", b, err)
 	}
 	if f.Type != wire.TMsg || f.N != n || f.Msg == nil {
-		t.Fatalf("decodePush took %q as push %d; json.Unmarshal gives type %q, n %d, msg %v", b, n, f.Type, f.N, f.Msg)
+		t.Fatalf("DecodePush took %q as push %d; json.Unmarshal gives type %q, n %d, msg %v", b, n, f.Type, f.N, f.Msg)
 	}
 	if !bytes.Equal(f.Msg.Body, m.Body) || (f.Msg.Body == nil) != (m.Body == nil) {
-		t.Fatalf("decodePush of %q: body %q, json.Unmarshal gives %q", b, m.Body, f.Msg.Body)
+		t.Fatalf("DecodePush of %q: body %q, json.Unmarshal gives %q", b, m.Body, f.Msg.Body)
 	}
 	if !reflect.DeepEqual(*f.Msg, m) {
-		t.Fatalf("decodePush of %q:\n got %#v\nwant %#v", b, m, *f.Msg)
+		t.Fatalf("DecodePush of %q:\n got %#v\nwant %#v", b, m, *f.Msg)
 	}
 }
 
 func TestDecodePushTakes(t *testing.T) {
 	for name, b := range goodPushes(t) {
 		t.Run(name, func(t *testing.T) {
-			n, m, ok := decodePush(b)
+			n, m, ok := wire.DecodePush(b)
 			if !ok {
-				t.Fatalf("decodePush declined %q", b)
+				t.Fatalf("DecodePush declined %q", b)
 			}
 			checkAgainstJSON(t, b, n, m)
 			// The body is a copy: the transport may reuse its buffer.
@@ -209,8 +209,8 @@ func TestDecodePushTakes(t *testing.T) {
 func TestDecodePushDeclines(t *testing.T) {
 	for name, s := range badPushes {
 		t.Run(name, func(t *testing.T) {
-			if n, m, ok := decodePush([]byte(s)); ok {
-				t.Fatalf("decodePush took %q: n %d, %#v", s, n, m)
+			if n, m, ok := wire.DecodePush([]byte(s)); ok {
+				t.Fatalf("DecodePush took %q: n %d, %#v", s, n, m)
 			}
 		})
 	}
@@ -222,14 +222,14 @@ func TestDecodePushTruncated(t *testing.T) {
 	for name, b := range goodPushes(t) {
 		end := bytes.LastIndexByte(b, '}')
 		for i := 0; i < end; i++ {
-			if _, _, ok := decodePush(b[:i]); ok {
-				t.Fatalf("%s: decodePush took the prefix %q", name, b[:i])
+			if _, _, ok := wire.DecodePush(b[:i]); ok {
+				t.Fatalf("%s: DecodePush took the prefix %q", name, b[:i])
 			}
 		}
 	}
 }
 
-// FuzzDecodePush checks decodePush against json.Unmarshal: whatever the
+// FuzzDecodePush checks DecodePush against json.Unmarshal: whatever the
 // fast path takes, json.Unmarshal must decode to the same push. It also
 // checks that the fast path takes the canonical encoding of any plain push
 // json.Unmarshal accepts.
@@ -242,9 +242,9 @@ func FuzzDecodePush(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := append([]byte(nil), b...)
-		n, m, ok := decodePush(b)
+		n, m, ok := wire.DecodePush(b)
 		if !bytes.Equal(in, b) {
-			t.Fatalf("decodePush changed its input")
+			t.Fatalf("DecodePush changed its input")
 		}
 		if ok {
 			checkAgainstJSON(t, b, n, m)
@@ -252,9 +252,9 @@ func FuzzDecodePush(f *testing.F) {
 		}
 		// Declined: if json.Unmarshal sees a plain push, its canonical
 		// encoding must be taken.
-		var fr serverFrame
+		var fr pushFrameJSON
 		if json.Unmarshal(b, &fr) != nil || fr.Type != wire.TMsg || fr.Msg == nil || fr.Msg.Variants != nil ||
-			len(fr.Msg.Body) == 0 || string(fr.Msg.Body) == "null" || jsonDepth(fr.Msg.Body) > maxBodyDepth {
+			len(fr.Msg.Body) == 0 || string(fr.Msg.Body) == "null" || jsonDepth(fr.Msg.Body) > wire.MaxBodyDepth {
 			return
 		}
 		msg := *fr.Msg
@@ -270,9 +270,9 @@ func FuzzDecodePush(f *testing.F) {
 			return
 		}
 		canon := wire.Msg(fr.N, raw)
-		n, m, ok = decodePush(canon)
+		n, m, ok = wire.DecodePush(canon)
 		if !ok {
-			t.Fatalf("decodePush declined the canonical push %q", canon)
+			t.Fatalf("DecodePush declined the canonical push %q", canon)
 		}
 		checkAgainstJSON(t, canon, n, m)
 	})
@@ -303,7 +303,7 @@ func BenchmarkDecodePush(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
-		if _, _, ok := decodePush(frame); !ok {
+		if _, _, ok := wire.DecodePush(frame); !ok {
 			b.Fatal("declined")
 		}
 	}
@@ -314,9 +314,16 @@ func BenchmarkDecodePushJSON(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
-		var f serverFrame
+		var f pushFrameJSON
 		if err := json.Unmarshal(frame, &f); err != nil || f.Msg == nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// pushFrameJSON is what encoding/json makes of a push, for comparison.
+type pushFrameJSON struct {
+	Type string          `json:"type"`
+	N    uint64          `json:"n"`
+	Msg  *parley.Message `json:"msg"`
 }

@@ -1,0 +1,4 @@
+package wire
+
+// MaxBodyDepth is maxBodyDepth, for the tests of DecodePush.
+const MaxBodyDepth = maxBodyDepth
