@@ -32,9 +32,11 @@ type config struct {
 	AuthTimeout   time.Duration `koanf:"auth_timeout"`
 	RetryInterval time.Duration `koanf:"retry_interval"`
 	MaxRetries    int           `koanf:"max_retries"`
-	LogLevel      string        `koanf:"log_level"`
-	LogFormat     string        `koanf:"log_format"`
-	DebugAddr     string        `koanf:"debug_addr"`
+	// GroupPushWindow: see server.Config.
+	GroupPushWindow time.Duration `koanf:"group_push_window"`
+	LogLevel        string        `koanf:"log_level"`
+	LogFormat       string        `koanf:"log_format"`
+	DebugAddr       string        `koanf:"debug_addr"`
 	// Interest and PresenceDebounce: see server.Config.
 	Interest         string        `koanf:"interest"`
 	PresenceDebounce time.Duration `koanf:"presence_debounce"`
@@ -79,7 +81,7 @@ func defaultConfig() config {
 	return config{
 		Addr: "127.0.0.1:8080", Data: "parley-data", Node: "local", Transport: "nbio",
 		Heartbeat: 25 * time.Second, IdleTimeout: 75 * time.Second, AuthTimeout: 10 * time.Second,
-		RetryInterval: 18 * time.Second, MaxRetries: 3, LogLevel: "info", LogFormat: "text",
+		RetryInterval: 18 * time.Second, MaxRetries: 3, GroupPushWindow: 150 * time.Millisecond, LogLevel: "info", LogFormat: "text",
 		Interest: "both", PresenceDebounce: 5 * time.Second,
 		GroupMaxMembers: parley.DefaultMaxGroupMembers, ReceiptsList: 500,
 		Balance: "round-robin", EventRetention: 7 * 24 * time.Hour,
@@ -99,6 +101,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Duration("auth-timeout", d.AuthTimeout, "close WebSockets not authenticated within this")
 	fs.Duration("retry-interval", d.RetryInterval, "resend an unacknowledged push after this")
 	fs.Int("max-retries", d.MaxRetries, "resends before a device is told to resync")
+	fs.Duration("group-push-window", d.GroupPushWindow, "a device just pushed a group message gets the next ones written together once this has passed (0: each at once; at most 1s)")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.String("log-format", d.LogFormat, "text or json")
 	fs.String("interest", d.Interest, "whose presence and profile changes users are told of: both, contacts or peers (direct conversations)")
@@ -214,7 +217,7 @@ func (c config) server() server.Config {
 	return server.Config{
 		Addr: c.Addr, DataDir: c.Data, Node: c.Node, Transport: c.Transport,
 		Heartbeat: c.Heartbeat, IdleTimeout: c.IdleTimeout, AuthTimeout: c.AuthTimeout,
-		RetryInterval: c.RetryInterval, MaxRetries: c.MaxRetries,
+		RetryInterval: c.RetryInterval, MaxRetries: c.MaxRetries, GroupPushWindow: c.GroupPushWindow,
 		Interest: in, PresenceDebounce: c.PresenceDebounce,
 		GroupMaxMembers: c.GroupMaxMembers, ReceiptsList: c.ReceiptsList,
 		AdvertiseURL: c.AdvertiseURL, Balance: c.Balance,

@@ -69,6 +69,7 @@ type Config struct {
 	FrameBurst        int           // burst of request frames (500: a resync pulls many conversations at once)
 	RequestTimeout    time.Duration // bound on one request's work (10s)
 	Writers           int           // goroutines that write pushes to sessions (GOMAXPROCS)
+	GroupPushWindow   time.Duration // a session pushed a group message waits this long for the next ones, written together (0: none; fanWriter)
 	Social            Social        // contacts, profiles and presence frames (nil: refused as unavailable)
 	Consult           Consult       // customer-service frames (nil: refused as unavailable)
 	Now               func() time.Time
@@ -147,7 +148,7 @@ func New(cfg Config, ws Upgrader, auth Authenticator, c Chat, reg parley.Registr
 	g.scratch.New = func() any { return new(pushScratch) }
 	g.hub.init()
 	g.lp.init()
-	g.fan.start(cfg.Writers)
+	g.fan.start(cfg.Writers, cfg.GroupPushWindow)
 	go g.sweep()
 	return g
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -91,3 +92,91 @@ func (discardConn) Write([]byte) error       { return nil }
 func (discardConn) WriteMany([][]byte) error { return nil }
 func (discardConn) Close(int, string)        {}
 func (discardConn) RemoteIP() string         { return "127.0.0.1" }
+
+// TestGroupPushWindow: a group push to a session pushed one less than a
+// window ago is held, with what comes after it for that session, and
+// written in one go, in order, once the window has passed; direct pushes
+// and other sessions are not held.
+func TestGroupPushWindow(t *testing.T) {
+	const window = int64(100 * time.Millisecond)
+	busyConn, otherConn := &manyConn{}, &manyConn{}
+	busy, other := pushSession(busyConn), pushSession(otherConn)
+	w := fanWriter{window: window, held: map[*Session][]fanItem{}}
+	group := func(seq string) *parley.Delivery {
+		return &parley.Delivery{Kind: chat.DeliverMsg, Payload: []byte(`{"conv":"g:a","seq":` + seq + `}`)}
+	}
+	direct := &parley.Delivery{Kind: chat.DeliverMsg, Payload: []byte(`{"conv":"d:u1:u2","seq":1}`)}
+	frame := &parley.Delivery{Kind: chat.DeliverFrame, Payload: []byte(`{"type":"typing"}`)}
+	frames := func(c *manyConn) (n int, all []string) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, wr := range c.writes {
+			for _, f := range wr {
+				all = append(all, string(f))
+			}
+		}
+		return len(c.writes), all
+	}
+
+	t0 := int64(1_000_000_000)
+	// Two group messages in one batch go out together at once: nothing
+	// was pushed before.
+	w.take([]fanItem{{busy, group("1")}, {busy, group("2")}}, t0)
+	if n, _ := frames(busyConn); n != 1 {
+		t.Fatalf("first batch: %d writes, want 1", n)
+	}
+	// Within the window: a group push is held, and so is a typing frame
+	// after it; a direct push to another session is not.
+	w.take([]fanItem{{busy, group("3")}, {busy, frame}, {other, direct}}, t0+window/2)
+	w.take([]fanItem{{busy, group("4")}}, t0+window*3/4)
+	if n, _ := frames(busyConn); n != 1 {
+		t.Fatalf("within the window: %d writes to the busy session, want 1", n)
+	}
+	if n, _ := frames(otherConn); n != 1 {
+		t.Fatalf("a direct push to another session was held")
+	}
+	w.release(t0 + window - 1)
+	if n, _ := frames(busyConn); n != 1 {
+		t.Fatalf("released before the window passed")
+	}
+	w.release(t0 + window)
+	n, all := frames(busyConn)
+	if n != 4 { // then seq 3, the typing frame, seq 4: a frame ends a run of pushes
+		t.Fatalf("after the window: %d writes, want 4: %q", n, all)
+	}
+	want := []string{
+		string(wire.Msg(1, group("1").Payload)), string(wire.Msg(2, group("2").Payload)),
+		string(wire.Msg(3, group("3").Payload)), `{"type":"typing"}`, string(wire.Msg(4, group("4").Payload)),
+	}
+	if len(all) != len(want) {
+		t.Fatalf("frames: got %q, want %q", all, want)
+	}
+	for i := range want {
+		if all[i] != want[i] {
+			t.Errorf("frame %d: got %s, want %s", i, all[i], want[i])
+		}
+	}
+	if len(w.held) != 0 || len(w.order) != 0 {
+		t.Errorf("still held: %d sessions", len(w.held))
+	}
+	// The release counts as a push: the next group message within the
+	// window of it is held again; a direct one is not.
+	w.take([]fanItem{{busy, direct}, {busy, group("5")}}, t0+window+1)
+	if n, _ := frames(busyConn); n != 5 || len(w.held[busy]) != 1 {
+		t.Fatalf("after the release: %d writes and %d held, want 5 and 1", n, len(w.held[busy]))
+	}
+}
+
+// TestGroupPushPrefix: groupPush reads the conversation off a message as
+// json.Marshal writes a parley.Message, which must keep "conv" first.
+func TestGroupPushPrefix(t *testing.T) {
+	for conv, want := range map[string]bool{"g:team": true, "d:u1:u2": false, "s:u1": false} {
+		b, err := json.Marshal(parley.Message{ConvID: conv, Seq: 1, Kind: parley.KindText, Body: json.RawMessage(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := groupPush(b); got != want {
+			t.Errorf("%s: groupPush %v, want %v (%s)", conv, got, want, b)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/server"
 )
 
 // call sends a request frame and returns its answer (res or err with the
@@ -87,12 +88,14 @@ func login(t *testing.T, n *node, user string) *wsClient {
 // 10,000 members created through the server API, 200 of them online over
 // WebSocket; one message is stored once and reaches every online member
 // exactly once, in seq order, followed by a membership change; a member
-// who was offline for both syncs and finds both.
+// who was offline for both syncs and finds both. The node holds group
+// pushes for a window, as the parley command does by default: the change
+// follows the message at once, so it is held and written after it.
 func TestGroupOf10000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 users")
 	}
-	n := startNode(t, "nbio")
+	n := startNode(t, "nbio", func(c *server.Config) { c.GroupPushWindow = 150 * time.Millisecond })
 	const total, online = 10_000, 200
 	users := make([]string, total)
 	for i := range users {

@@ -43,6 +43,10 @@ const (
 	defaultIdleTimeout = 75 * time.Second
 )
 
+// MaxGroupPushWindow bounds Config.GroupPushWindow: a hold is a delay
+// every member of a busy group sees.
+const MaxGroupPushWindow = time.Second
+
 // Version is the version the index page shows.
 const Version = "0.1.0"
 
@@ -71,6 +75,10 @@ type Config struct {
 	AuthTimeout   time.Duration
 	RetryInterval time.Duration
 	MaxRetries    int
+	// GroupPushWindow: a session pushed a group message gets the next
+	// ones held and written together once this has passed (0: none; at
+	// most MaxGroupPushWindow). See gateway.Config.
+	GroupPushWindow time.Duration
 
 	// RecallWindow and EditWindow: how long after sending a client may
 	// recall or edit its own message (2 minutes and 24 hours).
@@ -207,6 +215,9 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			return errors.New("durations must not be negative")
 		}
+	}
+	if c.GroupPushWindow < 0 || c.GroupPushWindow > MaxGroupPushWindow {
+		return fmt.Errorf("the group push window must be 0-%v", MaxGroupPushWindow)
 	}
 	if c.EventRetention > 0 && c.EventRetention < time.Hour {
 		// Shorter would also be refused by JetStream, whose duplicate
@@ -351,8 +362,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.gw = gateway.New(gateway.Config{
 		Node: cfg.Node, Heartbeat: cfg.Heartbeat, IdleTimeout: cfg.IdleTimeout, AuthTimeout: cfg.AuthTimeout,
-		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, Now: cfg.Now, Logger: cfg.Logger,
-		Metrics: metrics.gw, Social: s.social, Consult: s.consult,
+		RetryInterval: cfg.RetryInterval, MaxRetries: cfg.MaxRetries, GroupPushWindow: cfg.GroupPushWindow,
+		Now: cfg.Now, Logger: cfg.Logger, Metrics: metrics.gw, Social: s.social, Consult: s.consult,
 	}, s.ws, clientAuth, gwChat, s.social.Registry())
 	disp = dispatch.New(cfg.Node, s.reg, s.bus, s.gw, cfg.Logger, metrics.disp)
 	s.notify = notify.New(s.store, notify.Config{Notifier: cfg.Notifier, MaxGroup: cfg.OfflinePushMaxGroup,

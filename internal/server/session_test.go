@@ -324,6 +324,8 @@ func TestConfigValidate(t *testing.T) {
 		"unknown transport":            {Transport: "carrier-pigeon"},
 		"bad node id":                  {Node: "a b"},
 		"negative duration":            {RetryInterval: -time.Second},
+		"negative group push window":   {GroupPushWindow: -time.Millisecond},
+		"group push window over 1s":    {GroupPushWindow: 1001 * time.Millisecond},
 	} {
 		c.Defaults()
 		if err := c.Validate(); err == nil {
