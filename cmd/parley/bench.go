@@ -22,8 +22,10 @@ func newBenchCmd(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure a Parley server: idle connections, one-to-one traffic, long-poll, broadcast",
-		Long: `bench drives a Parley server over loopback with the Go client and reports a
-table (stdout), JSON lines (--json) and a progress line per second (stderr).
+		Long: `bench drives a Parley server over loopback with the Go client (or, for
+group, --client lean: bare WebSockets on shared epoll loops, which cost the
+generator less CPU per push) and reports a table (stdout), JSON lines
+(--json) and a progress line per second (stderr).
 By default it starts a fresh server of its own ("parley serve" from this
 binary, in a temp data dir); --url targets a running one instead. Every run
 checks every sequence it received for loss, duplicates and reordering and
@@ -33,6 +35,7 @@ exits non-zero if any is found.
   parley bench direct --pairs 1000 --rates 5000,10000,20000 --step 10s
   parley bench longpoll --pairs 500 --rates 2000,5000
   parley bench group --members 10000 --online 5000 --rates 5,20 --step 10s
+  parley bench group --members 10000 --online 5000 --rates 20 --client lean
   parley bench broadcast --conns 15000 --rounds 3
   parley bench plot --in direct.jsonl --out latency.png`,
 	}
@@ -41,7 +44,7 @@ exits non-zero if any is found.
 		members, online                               int
 		rates                                         string
 		step, hold, settle                            time.Duration
-		jsonPath, url, apiKey, metricsURL             string
+		jsonPath, url, apiKey, metricsURL, client     string
 		serverArgs, serverEnv, nodes                  []string
 	)
 	f := cmd.PersistentFlags()
@@ -54,6 +57,7 @@ exits non-zero if any is found.
 	f.IntVar(&rounds, "rounds", 3, "broadcast: number of broadcasts")
 	f.IntVar(&members, "members", 10000, "group: members of the group")
 	f.IntVar(&online, "online", 5000, "group: members online (they take turns to send)")
+	f.StringVar(&client, "client", bench.ClientGo, "what each simulated device is: go (the Go client) or, for group, lean (a bare WebSocket on a shared epoll loop: the generator's own CPU per push is a fraction of the Go client's)")
 	f.IntVar(&procs, "procs", 0, "worker processes (0: one per 10,000 users); worker k connects from 127.0.0.(2+k)")
 	f.IntVar(&maxInflight, "max-inflight", 50000, "sends awaiting an answer per worker; sends due beyond it are skipped and counted")
 	f.StringVar(&jsonPath, "json", "", "append JSON lines to this file (- for stdout)")
@@ -100,7 +104,7 @@ exits non-zero if any is found.
 				}
 				defer tg.Close()
 				cfg := bench.Config{Scenario: scenario, Conns: conns, Pairs: pairs, Rates: rs, Step: step, Hold: hold, Settle: settle, Rounds: rounds, Members: members, Online: online,
-					Procs: procs, MaxInflight: maxInflight, Target: tg, Out: stdout, Progress: stderr, Worker: workerCommand}
+					Client: client, Procs: procs, MaxInflight: maxInflight, Target: tg, Out: stdout, Progress: stderr, Worker: workerCommand}
 				if jsonPath == "-" {
 					cfg.JSON = stdout
 				} else if jsonPath != "" {

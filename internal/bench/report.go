@@ -37,7 +37,7 @@ func (c *Config) report(res *Result) {
 		_ = enc.Encode(Line{Time: now, Scenario: res.Scenario, Kind: "summary", Summary: res})
 	}
 	w := tabwriter.NewWriter(c.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(c.Out, "\n%s: %d users (%d connected, %d failed, %.1fs to connect) from %d worker(s)\n", res.Scenario, res.Users, res.Connected, res.DialErrs, res.DialSecs, res.Procs)
+	fmt.Fprintf(c.Out, "\n%s: %d users (%d connected, %d failed, %.1fs to connect) from %d worker(s), %s client\n", res.Scenario, res.Users, res.Connected, res.DialErrs, res.DialSecs, res.Procs, res.Client)
 	if r := res.Idle; r != nil {
 		fmt.Fprintln(w, "conns\thold s\tRSS before MB\tRSS after MB\tRSS/conn KB\tpeak RSS/conn KB\theap/conn KB\tgoroutines/conn\tthreads\t")
 		fmt.Fprintf(w, "%d\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t\n", r.Conns, r.HoldSeconds, float64(r.RSSBefore)/(1<<20), float64(r.RSSAfter)/(1<<20),

@@ -56,6 +56,9 @@ type Config struct {
 	Worker func() *exec.Cmd
 	// MaxInflight bounds each worker's unanswered sends (50,000).
 	MaxInflight int
+	// Client is what each simulated device is: ClientGo (the default) or,
+	// in the group scenario, ClientLean.
+	Client string
 
 	Target *Target
 	Out    io.Writer // the summary table
@@ -65,8 +68,25 @@ type Config struct {
 	Progress  io.Writer // a progress line per second; may be nil
 }
 
+// Clients a run can simulate devices with.
+const (
+	ClientGo   = "go"   // the Go client (package client), one per device
+	ClientLean = "lean" // lean devices on shared epoll loops (rawws.go)
+)
+
 // Validate checks c's bounds and fills in defaults.
 func (c *Config) Validate() error {
+	switch c.Client {
+	case "":
+		c.Client = ClientGo
+	case ClientGo:
+	case ClientLean:
+		if c.Scenario != ScenarioGroup {
+			return errors.New("bench: --client lean is for the group scenario only")
+		}
+	default:
+		return fmt.Errorf("bench: unknown client %q (go, lean)", c.Client)
+	}
 	switch c.Scenario {
 	case ScenarioIdle, ScenarioBroadcast:
 		if c.Conns < 1 || c.Conns > MaxConns {
@@ -134,6 +154,7 @@ func (c *Config) users() int {
 // Result is what a run measured. Only the parts of its scenario are set.
 type Result struct {
 	Scenario  string            `json:"scenario"`
+	Client    string            `json:"client"`
 	Users     int               `json:"users"`
 	Procs     int               `json:"procs"`
 	Connected int               `json:"connected"`
@@ -243,7 +264,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	res := &Result{Scenario: c.Scenario, Users: c.users(), Procs: c.Procs}
+	res := &Result{Scenario: c.Scenario, Client: c.Client, Users: c.users(), Procs: c.Procs}
 	specs, ids := c.specs()
 	tokens, err := c.Target.Provision(ctx, ids, c.users())
 	if err != nil {
@@ -365,7 +386,7 @@ func (c *Config) specs() ([]*Spec, []string) {
 	specs := make([]*Spec, c.Procs)
 	for k := range specs {
 		specs[k] = &Spec{Scenario: c.Scenario, URL: c.Target.URL, SrcIP: "127.0.0." + strconv.Itoa(2+k%250),
-			Step: c.Step, MaxInflight: c.MaxInflight, DialConcurrency: 64}
+			Step: c.Step, MaxInflight: c.MaxInflight, DialConcurrency: 64, Lean: c.Client == ClientLean}
 	}
 	var ids []string
 	if c.Scenario == ScenarioGroup {

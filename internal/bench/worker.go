@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/parley-im/parley"
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/wire"
 )
 
 // Scenarios.
@@ -47,6 +49,9 @@ type Spec struct {
 	MaxInflight int `json:"max_inflight,omitempty"`
 	// DialConcurrency bounds the connections being opened at once.
 	DialConcurrency int `json:"dial_concurrency,omitempty"`
+	// Lean (group only) connects lean devices (rawws_linux.go) instead of
+	// Go clients.
+	Lean bool `json:"lean,omitempty"`
 }
 
 // UserSpec is one simulated user: one client, one device.
@@ -183,13 +188,23 @@ type worker struct {
 	drops      atomic.Uint64
 	errMu      sync.Mutex
 	errCodes   map[string]uint64
+	pollers    []*rawPoller // Lean: the epoll loops reading the devices
+}
+
+// device is a simulated user's connection: a *client.Client, or a lean
+// device (rawConn).
+type device interface {
+	SendConv(ctx context.Context, conv string, kind parley.Kind, body json.RawMessage) (*parley.Message, error)
+	Send(ctx context.Context, to string, kind parley.Kind, body json.RawMessage) (*parley.Message, error)
+	Pull(ctx context.Context, conv string, r parley.MessageRange) (wire.PullRes, error)
+	Close() error
 }
 
 // vuser is one simulated user.
 type vuser struct {
 	w    *worker
 	spec UserSpec
-	c    *client.Client
+	c    device
 
 	mu     sync.Mutex
 	convs  map[string]*seqCheck
@@ -292,10 +307,19 @@ func (w *worker) dialAll(ctx context.Context) (connected, failed int, first stri
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(w.spec.SrcIP)}}
 		dial = d.DialContext
 	}
+	if w.spec.Lean {
+		for range max(runtime.GOMAXPROCS(0), 1) {
+			p, err := newRawPoller()
+			if err != nil {
+				return 0, len(w.spec.Users), err.Error()
+			}
+			w.pollers = append(w.pollers, p)
+		}
+	}
 	var g errgroup.Group
 	g.SetLimit(max(w.spec.DialConcurrency, 1))
 	var mu sync.Mutex
-	for _, us := range w.spec.Users {
+	for i, us := range w.spec.Users {
 		u := &vuser{w: w, spec: us, convs: map[string]*seqCheck{}, acked: map[string]uint64{}}
 		g.Go(func() error {
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -304,16 +328,30 @@ func (w *worker) dialAll(ctx context.Context) (connected, failed int, first stri
 			if us.URL != "" {
 				url = us.URL
 			}
-			o := client.Options{URL: url, Token: us.Token, Device: "bench", DialContext: dial, OnMessage: u.message,
-				OnState: func(s client.State, _ error) {
-					if s == client.StateDisconnected {
-						w.drops.Add(1)
-					}
-				}}
-			if us.LongPoll {
-				o.Transport = client.TransportLongPoll
+			var c device
+			var err error
+			if w.spec.Lean {
+				var rc *rawConn
+				rc, err = dialRaw(dctx, w.pollers[i%len(w.pollers)], dial, url, us.Token, "bench", u, rawOptions{onDrop: func() { w.drops.Add(1) }})
+				if err == nil {
+					c = rc
+				}
+			} else {
+				o := client.Options{URL: url, Token: us.Token, Device: "bench", DialContext: dial, OnMessage: u.message,
+					OnState: func(s client.State, _ error) {
+						if s == client.StateDisconnected {
+							w.drops.Add(1)
+						}
+					}}
+				if us.LongPoll {
+					o.Transport = client.TransportLongPoll
+				}
+				var gc *client.Client
+				gc, err = client.Dial(dctx, o)
+				if err == nil {
+					c = gc
+				}
 			}
-			c, err := client.Dial(dctx, o)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -346,6 +384,9 @@ func (w *worker) close() {
 		}()
 	}
 	wg.Wait()
+	for _, p := range w.pollers {
+		p.close()
+	}
 }
 
 // message receives every message a user's client delivers.
