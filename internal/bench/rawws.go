@@ -126,12 +126,10 @@ func (p *rawPoller) ping(now time.Time) {
 	p.mu.Unlock()
 	for _, c := range conns {
 		if now.UnixNano()-c.lastWrite.Load() >= c.heartbeat.Load() {
-			_ = c.write(pingFrame)
+			_ = c.write(appendClientFrame(nil, opText, []byte(wire.PingFrame)))
 		}
 	}
 }
-
-var pingFrame = appendClientFrame(nil, opText, []byte(wire.PingFrame))
 
 // rawConn is one lean device.
 type rawConn struct {
@@ -227,6 +225,12 @@ func dialRaw(ctx context.Context, p *rawPoller, dial func(ctx context.Context, n
 		// The Go client's policy (client.ackDelayOf): a sixth of the
 		// retry interval, at most 3 s.
 		c.ackDelay.Store(int64(min(max(time.Duration(ar.RetryMS)*time.Millisecond/6, 10*time.Millisecond), 3*time.Second)))
+	}
+	if c.conv == "" {
+		c.omu.Lock()
+		c.catching = false
+		c.omu.Unlock()
+		return c, nil
 	}
 	if err := c.catchUp(ctx); err != nil {
 		c.fail(err)

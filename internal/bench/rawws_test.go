@@ -2,11 +2,13 @@ package bench
 
 import (
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley"
+	"github.com/parley-im/parley/internal/server"
 )
 
 // TestLeanDevicePullsLostPush: a lean device that loses a push notices the
@@ -80,5 +82,36 @@ func TestLeanDevicePullsLostPush(t *testing.T) {
 	}
 	if drops.Load() != 0 {
 		t.Fatalf("%d connections dropped", drops.Load())
+	}
+}
+
+// TestLeanDevicePings: a lean device pings every heartbeat the server
+// names, so that an idle one outlives the server's idle timeout.
+func TestLeanDevicePings(t *testing.T) {
+	tg := startServer(t, func(c *server.Config) { c.Heartbeat, c.IdleTimeout = time.Second, 2*time.Second })
+	ctx := t.Context()
+	tokens, err := tg.Provision(ctx, []string{"idle-a"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newRawPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	w := &worker{byID: map[string]*vuser{}, errCodes: map[string]uint64{}}
+	u := &vuser{w: w, spec: UserSpec{ID: "idle-a"}, convs: map[string]*seqCheck{}, acked: map[string]uint64{}}
+	var drops atomic.Int32
+	dev, err := dialRaw(ctx, p, (&net.Dialer{}).DialContext, tg.URL, tokens[0], "bench", u, rawOptions{onDrop: func() { drops.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	time.Sleep(5 * time.Second) // two and a half idle timeouts
+	if drops.Load() != 0 {
+		t.Fatal("the idle device was dropped: it did not ping")
+	}
+	if _, err := dev.Pull(ctx, "d:idle-a:idle-b", parley.MessageRange{Limit: 1}); err != nil && !strings.Contains(err.Error(), "not_found") && !strings.Contains(err.Error(), "forbidden") {
+		t.Fatalf("a request after the idle time: %v", err)
 	}
 }

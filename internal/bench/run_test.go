@@ -25,10 +25,14 @@ func TestMain(m *testing.M) {
 }
 
 // startServer runs a real node in this process and targets it.
-func startServer(t *testing.T) *Target {
+func startServer(t *testing.T, tweak ...func(*server.Config)) *Target {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := server.Start(context.Background(), server.Config{Addr: "127.0.0.1:0", DataDir: dir, Out: io.Discard, Logger: slog.New(slog.DiscardHandler)})
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, Out: io.Discard, Logger: slog.New(slog.DiscardHandler)}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
