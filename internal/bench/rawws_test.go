@@ -27,23 +27,12 @@ func TestLeanDevicePullsLostPush(t *testing.T) {
 	if err := c.createGroup(ctx, ids); err != nil {
 		t.Fatal(err)
 	}
-	p, err := newRawPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	w := &worker{byID: map[string]*vuser{}, errCodes: map[string]uint64{}}
-	u := &vuser{w: w, spec: UserSpec{ID: ids[0], Conv: c.groupConv}, convs: map[string]*seqCheck{}, acked: map[string]uint64{}}
 	var lost atomic.Bool
 	var drops atomic.Int32
-	dev, err := dialRaw(ctx, p, (&net.Dialer{}).DialContext, tg.URL, tokens[0], "bench", u, rawOptions{
+	dev, u := leanDevice(t, tg, UserSpec{ID: ids[0], Token: tokens[0], Conv: c.groupConv}, rawOptions{
 		onDrop: func() { drops.Add(1) },
 		lose:   func(m parley.Message) bool { return m.Kind == parley.KindText && lost.CompareAndSwap(false, true) },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
 	history := u.convs[c.groupConv].max // the creation's system message, synced
 	if history == 0 {
 		t.Fatal("the group's history was not synced on connecting")
@@ -94,19 +83,8 @@ func TestLeanDevicePings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := newRawPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	w := &worker{byID: map[string]*vuser{}, errCodes: map[string]uint64{}}
-	u := &vuser{w: w, spec: UserSpec{ID: "idle-a"}, convs: map[string]*seqCheck{}, acked: map[string]uint64{}}
 	var drops atomic.Int32
-	dev, err := dialRaw(ctx, p, (&net.Dialer{}).DialContext, tg.URL, tokens[0], "bench", u, rawOptions{onDrop: func() { drops.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
+	dev, _ := leanDevice(t, tg, UserSpec{ID: "idle-a", Token: tokens[0]}, rawOptions{onDrop: func() { drops.Add(1) }})
 	time.Sleep(5 * time.Second) // two and a half idle timeouts
 	if drops.Load() != 0 {
 		t.Fatal("the idle device was dropped: it did not ping")
@@ -114,4 +92,23 @@ func TestLeanDevicePings(t *testing.T) {
 	if _, err := dev.Pull(ctx, "d:idle-a:idle-b", parley.MessageRange{Limit: 1}); err != nil && !strings.Contains(err.Error(), "not_found") && !strings.Contains(err.Error(), "forbidden") {
 		t.Fatalf("a request after the idle time: %v", err)
 	}
+}
+
+// leanDevice connects one lean device for us on its own poller; both are
+// closed when the test ends.
+func leanDevice(t *testing.T, tg *Target, us UserSpec, o rawOptions) (*rawConn, *vuser) {
+	t.Helper()
+	p, err := newRawPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	w := &worker{byID: map[string]*vuser{}, errCodes: map[string]uint64{}}
+	u := &vuser{w: w, spec: us, convs: map[string]*seqCheck{}, acked: map[string]uint64{}}
+	dev, err := dialRaw(t.Context(), p, (&net.Dialer{}).DialContext, tg.URL, us.Token, "bench", u, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dev.Close() })
+	return dev, u
 }
