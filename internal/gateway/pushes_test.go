@@ -102,9 +102,11 @@ func TestGroupPushWindow(t *testing.T) {
 	busyConn, otherConn := &manyConn{}, &manyConn{}
 	busy, other := pushSession(busyConn), pushSession(otherConn)
 	w := fanWriter{window: window, held: map[*Session][]fanItem{}}
+	members := make([]string, holdMinUsers)
 	group := func(seq string) *parley.Delivery {
-		return &parley.Delivery{Kind: chat.DeliverMsg, Payload: []byte(`{"conv":"g:a","seq":` + seq + `}`)}
+		return &parley.Delivery{Kind: chat.DeliverMsg, Users: members, Payload: []byte(`{"conv":"g:a","seq":` + seq + `}`)}
 	}
+	small := &parley.Delivery{Kind: chat.DeliverMsg, Users: members[1:], Payload: []byte(`{"conv":"g:b","seq":1}`)}
 	direct := &parley.Delivery{Kind: chat.DeliverMsg, Payload: []byte(`{"conv":"d:u1:u2","seq":1}`)}
 	frame := &parley.Delivery{Kind: chat.DeliverFrame, Payload: []byte(`{"type":"typing"}`)}
 	frames := func(c *manyConn) (n int, all []string) {
@@ -126,14 +128,16 @@ func TestGroupPushWindow(t *testing.T) {
 		t.Fatalf("first batch: %d writes, want 1", n)
 	}
 	// Within the window: a group push is held, and so is a typing frame
-	// after it; a direct push to another session is not.
-	w.take([]fanItem{{busy, group("3")}, {busy, frame}, {other, direct}}, t0+window/2)
+	// after it; a direct push to another session is not, nor a push of a
+	// group with fewer recipients on the node.
+	w.take([]fanItem{{other, group("1")}}, t0)
+	w.take([]fanItem{{busy, group("3")}, {busy, frame}, {other, direct}, {other, small}}, t0+window/2)
 	w.take([]fanItem{{busy, group("4")}}, t0+window*3/4)
 	if n, _ := frames(busyConn); n != 1 {
 		t.Fatalf("within the window: %d writes to the busy session, want 1", n)
 	}
-	if n, _ := frames(otherConn); n != 1 {
-		t.Fatalf("a direct push to another session was held")
+	if _, all := frames(otherConn); len(all) != 3 {
+		t.Fatalf("%d pushes written to the other session, want 3: a direct push or a small group's was held", len(all))
 	}
 	w.release(t0 + window - 1)
 	if n, _ := frames(busyConn); n != 1 {
