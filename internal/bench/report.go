@@ -44,14 +44,14 @@ func (c *Config) report(res *Result) {
 			r.RSSPerConn/1024, r.RSSPeakPerConn/1024, r.HeapPerConn/1024, r.GoroutinesPerConn, r.Threads)
 	}
 	if len(res.Steps) > 0 {
-		fmt.Fprintln(w, "step\trate/s\tsent\tacked\tstored\tdelivered\terrors\tskipped\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tack p99 ms\tserver CPU\t")
+		fmt.Fprintln(w, "step\trate/s\tsent\tacked\tstored\tdelivered\terrors\tskipped\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tack p99 ms\tserver CPU\tgen CPU\t")
 		for _, s := range res.Steps {
 			stored := "-"
 			if s.Stored >= 0 {
 				stored = fmt.Sprintf("%.0f", s.Stored)
 			}
-			fmt.Fprintf(w, "%d\t%.0f\t%d\t%d\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.0f%%\t\n", s.Step, s.Rate, s.Sent, s.Acked, stored, s.Delivered,
-				s.Errors, s.Skipped, s.P50, s.P99, s.P999, s.Max, s.AckP99, 100*s.ServerCPU)
+			fmt.Fprintf(w, "%d\t%.0f\t%d\t%d\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.0f%%\t%.0f%%\t\n", s.Step, s.Rate, s.Sent, s.Acked, stored, s.Delivered,
+				s.Errors, s.Skipped, s.P50, s.P99, s.P999, s.Max, s.AckP99, 100*s.ServerCPU, 100*s.GenCPU)
 		}
 	}
 	if res.Scenario == ScenarioGroup && len(res.Steps) > 0 {

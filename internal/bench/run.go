@@ -203,7 +203,10 @@ type StepResult struct {
 	Max       float64 `json:"max_ms"`
 	AckP99    float64 `json:"ack_p99_ms"`
 	ServerCPU float64 `json:"server_cpu"` // cores busy, e.g. 1.5
-	Delivery  float64 `json:"delivered_per_sec"`
+	// GenCPU is the generator's (every worker's) cores busy over the
+	// step's time: on one machine, server and generator share the cores.
+	GenCPU   float64 `json:"generator_cpu"`
+	Delivery float64 `json:"delivered_per_sec"`
 	// Group: the latency of each message to its last online recipient.
 	LastP50 float64 `json:"last_p50_ms,omitempty"`
 	LastP99 float64 `json:"last_p99_ms,omitempty"`

@@ -144,6 +144,7 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 			s.ev.Delivered += e.Delivered
 			s.ev.Errors += e.Errors
 			s.ev.Skipped += e.Skipped
+			s.ev.CPU += e.CPU
 			s.lat.Merge(e.Latency)
 			s.ack.Merge(e.AckTime)
 			for k, v := range e.Last {
@@ -172,6 +173,9 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 		if wall := c.Step.Seconds(); wall > 0 && procs[i+1].CPU >= procs[i].CPU {
 			sr.ServerCPU = (procs[i+1].CPU - procs[i].CPU).Seconds() / wall
 			sr.Delivery = float64(sr.Delivered) / wall
+		}
+		if wall := c.Step.Seconds(); wall > 0 {
+			sr.GenCPU = s.ev.CPU / wall
 		}
 		res.Steps = append(res.Steps, sr)
 	}

@@ -106,8 +106,8 @@ type Event struct {
 
 	// done
 	Check *Check  `json:"check,omitempty"`
-	Drops uint64  `json:"drops,omitempty"` // connections lost during the run
-	CPU   float64 `json:"cpu_seconds,omitempty"`
+	Drops uint64  `json:"drops,omitempty"`       // connections lost during the run
+	CPU   float64 `json:"cpu_seconds,omitempty"` // done: the whole run's; step: over the step's time
 	Err   string  `json:"err,omitempty"`
 }
 
@@ -116,6 +116,7 @@ type Event struct {
 type stepStats struct {
 	sent, acked, delivered, errors, skipped atomic.Uint64
 	latency, ackTime                        Histogram
+	cpu                                     time.Duration // the worker's CPU over the step's time; set by direct
 
 	last lastTable // group: message -> latency to its last recipient
 }
@@ -477,6 +478,7 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 		if !sleepUntil(ctx, start) {
 			break
 		}
+		cpu0 := selfCPU()
 		var k int64
 		for now := time.Now(); now.Before(end) && ctx.Err() == nil; now = time.Now() {
 			due := dueBy(now.Sub(start), rate)
@@ -499,13 +501,15 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+		st.cpu = selfCPU() - cpu0
 	}
 	wg.Wait()
 	w.drain(ctx)
 	stopProgress()
 	for i, st := range w.steps {
 		w.emit(Event{Ev: "step", Step: i, Sent: st.sent.Load(), Acked: st.acked.Load(), Delivered: st.delivered.Load(),
-			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: st.last.snapshot()})
+			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: st.last.snapshot(),
+			CPU: st.cpu.Seconds()})
 	}
 	w.errMu.Lock()
 	codes := w.errCodes
