@@ -282,15 +282,8 @@ func (c *Client) connect(ctx context.Context) (*conn, wire.AuthRes, error) {
 		<-cn.done
 		return nil, wire.AuthRes{}, err
 	}
-	cn.heartbeat, cn.ackDelay = heartbeatOf(ar), ackDelayOf(ar)
+	cn.heartbeat, cn.ackDelay = ar.HeartbeatInterval(), wire.AckDelay(ar.RetryInterval())
 	return cn, ar, nil
-}
-
-func heartbeatOf(ar wire.AuthRes) time.Duration {
-	if ar.Heartbeat <= 0 {
-		return defaultHeartbeat
-	}
-	return time.Duration(ar.Heartbeat) * time.Second
 }
 
 // setConn publishes the live conn (nil between connections) and wakes

@@ -39,7 +39,7 @@ type conn struct {
 	ctx       context.Context // ends when the conn ends
 	cancel    context.CancelFunc
 	heartbeat time.Duration
-	ackDelay  time.Duration // pushes are acknowledged about this long after they arrive (ackDelayOf)
+	ackDelay  time.Duration // pushes are acknowledged about this long after they arrive (wire.AckDelay)
 	lastRecv  atomic.Int64  // unix nanoseconds of the last frame received
 	done      chan struct{} // closed when the conn's reader has exited
 
@@ -65,7 +65,7 @@ type reply struct {
 
 func newConn(c *Client) *conn {
 	cn := &conn{c: c, pending: make(map[string]waiter), done: make(chan struct{}),
-		heartbeat: defaultHeartbeat, ackDelay: maxAckDelay}
+		heartbeat: wire.DefaultHeartbeat, ackDelay: wire.AckDelay(wire.DefaultRetry)}
 	cn.ctx, cn.cancel = context.WithCancel(c.ctx)
 	cn.lastRecv.Store(time.Now().UnixNano())
 	return cn
@@ -74,9 +74,6 @@ func newConn(c *Client) *conn {
 // readerGrace is how long a failed write waits for the reader to end the
 // conn with the server's reason before ending it with the write's error.
 const readerGrace = time.Second
-
-// defaultHeartbeat is used when the server's auth answer names none.
-const defaultHeartbeat = 25 * time.Second
 
 // kill ends the conn for reason: the transport is aborted and every
 // pending request is answered with a lostError. Only the first call acts.

@@ -15,42 +15,8 @@ import (
 // requestTimeout bounds each request the deliverer makes (sync, pull).
 const requestTimeout = 15 * time.Second
 
-// Pushes are acknowledged in batches: once ackBatch are pending, or a
-// conn's ackDelay after the first of them. An ack frame per push would
-// double the frames a busy client writes and the server reads; the server
-// retransmits only after its retry interval (18 s by default, told in the
-// auth answer), so a delay well below it costs nothing. At 50 ms a member
-// of a busy group still acked nearly every push (the group benchmark:
-// 25,000 ack frames/s for 25,000 pushes/s). At 1 s the 5,000 members of
-// the benchmark's group wrote 4,700 ack frames/s, a fifth of the
-// generator's CPU; at 3 s, 2,000/s, and the p99 to every member fell from
-// 620-800 ms to 450-690 ms (three interleaved runs each). The delay is
-// drawn between ackDelay/2 and 3*ackDelay/2 each time: the members of a
-// group get its message at the same moment, and a fixed delay had all of
-// them ack at the same moment too, just when the next message went out.
-const (
-	ackBatch = 64
-	// maxAckDelay is the ack delay against a server that retries after
-	// 18 s or more: at most 4.5 s, a quarter of the interval.
-	maxAckDelay = 3 * time.Second
-	// minAckDelay bounds the ack delay below whatever the server says.
-	minAckDelay = 10 * time.Millisecond
-)
-
-// defaultRetry is the retry interval assumed of a server whose auth
-// answer names none.
-const defaultRetry = 18 * time.Second
-
-// ackDelayOf is the ack delay for a conn authenticated with ar: a sixth
-// of the server's retry interval (so that even the longest draw, 1.5
-// times it, acks within a quarter of the interval), at most maxAckDelay.
-func ackDelayOf(ar wire.AuthRes) time.Duration {
-	retry := defaultRetry
-	if ar.RetryMS > 0 {
-		retry = time.Duration(ar.RetryMS) * time.Millisecond
-	}
-	return min(max(retry/6, minAckDelay), maxAckDelay)
-}
+// Pushes are acknowledged in batches: once wire.AckBatch are pending,
+// or about a conn's ackDelay (wire.AckDelay) after the first of them.
 
 // deliverer turns pushes, sends and syncs into the ordered, gapless,
 // duplicate-free stream OnMessage sees, and runs every callback. All its
@@ -103,7 +69,7 @@ func (d *deliverer) run() {
 			d.handle(e)
 		}
 		switch {
-		case d.nacks >= ackBatch || d.dirty:
+		case d.nacks >= wire.AckBatch || d.dirty:
 			d.flushAcks()
 			ackDue = nil
 		case d.nacks > 0 && ackDue == nil:

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/wire"
 )
@@ -85,4 +86,28 @@ func FuzzDecodeAck(f *testing.F) {
 			t.Fatalf("DecodeAck(%q) = %v; Decode gives %q %v", b, ns, in.Type, in.N)
 		}
 	})
+}
+
+func TestAckDelay(t *testing.T) {
+	for _, tc := range []struct {
+		retryMS int64
+		want    time.Duration
+	}{
+		{0, 3 * time.Second},     // a server that names none: 18 s assumed
+		{18000, 3 * time.Second}, // the default interval
+		{60000, wire.MaxAckDelay},
+		{600, 100 * time.Millisecond}, // a sixth
+		{30, wire.MinAckDelay},
+		{-5, 3 * time.Second}, // nonsense is ignored
+	} {
+		if got := wire.AckDelay(wire.AuthRes{RetryMS: tc.retryMS}.RetryInterval()); got != tc.want {
+			t.Errorf("retry %d ms: ack delay %v, want %v", tc.retryMS, got, tc.want)
+		}
+	}
+	if got := (wire.AuthRes{}).HeartbeatInterval(); got != wire.DefaultHeartbeat {
+		t.Errorf("no heartbeat named: %v, want %v", got, wire.DefaultHeartbeat)
+	}
+	if got := (wire.AuthRes{Heartbeat: 7}).HeartbeatInterval(); got != 7*time.Second {
+		t.Errorf("heartbeat 7: %v", got)
+	}
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/parley-im/parley"
 )
@@ -109,6 +110,31 @@ type AuthRes struct {
 	// acknowledged within it is sent again. 0 from a server that does not
 	// say; clients then assume 18 s.
 	RetryMS int64 `json:"retry_ms,omitempty"`
+}
+
+// Defaults of an auth answer that does not name them (protocol §3.1).
+const (
+	DefaultHeartbeat = 25 * time.Second
+	DefaultRetry     = 18 * time.Second
+)
+
+// HeartbeatInterval is how often the session must ping: Heartbeat, or
+// DefaultHeartbeat when the answer names none.
+func (a AuthRes) HeartbeatInterval() time.Duration {
+	if a.Heartbeat <= 0 {
+		return DefaultHeartbeat
+	}
+	return time.Duration(a.Heartbeat) * time.Second
+}
+
+// RetryInterval is how long the server waits for a push's ack before it
+// sends the push again: RetryMS, or DefaultRetry when the answer names
+// none.
+func (a AuthRes) RetryInterval() time.Duration {
+	if a.RetryMS <= 0 {
+		return DefaultRetry
+	}
+	return time.Duration(a.RetryMS) * time.Millisecond
 }
 
 // SendRes answers send.

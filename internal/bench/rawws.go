@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -202,8 +203,8 @@ func dialRaw(ctx context.Context, p *rawPoller, dial func(ctx context.Context, n
 	}
 	c := &rawConn{p: p, fd: fd, u: u, conv: u.spec.Conv,
 		onDrop: o.onDrop, lose: o.lose, rbuf: make([]byte, 4096), pending: map[string]chan rawReply{}, catching: true}
-	c.heartbeat.Store(int64(25 * time.Second))
-	c.ackDelay.Store(int64(3 * time.Second))
+	c.heartbeat.Store(int64(wire.DefaultHeartbeat))
+	c.ackDelay.Store(int64(wire.AckDelay(wire.DefaultRetry)))
 	c.lastWrite.Store(time.Now().UnixNano())
 	c.rn = copy(c.rbuf, rest) // what the server sent after its handshake answer
 	p.mu.Lock()
@@ -218,14 +219,8 @@ func dialRaw(ctx context.Context, p *rawPoller, dial func(ctx context.Context, n
 		c.fail(err)
 		return nil, err
 	}
-	if ar.Heartbeat > 0 {
-		c.heartbeat.Store(int64(time.Duration(ar.Heartbeat) * time.Second))
-	}
-	if ar.RetryMS > 0 {
-		// The Go client's policy (client.ackDelayOf): a sixth of the
-		// retry interval, at most 3 s.
-		c.ackDelay.Store(int64(min(max(time.Duration(ar.RetryMS)*time.Millisecond/6, 10*time.Millisecond), 3*time.Second)))
-	}
+	c.heartbeat.Store(int64(ar.HeartbeatInterval()))
+	c.ackDelay.Store(int64(wire.AckDelay(ar.RetryInterval())))
 	if c.conv == "" {
 		c.omu.Lock()
 		c.catching = false
@@ -385,7 +380,7 @@ func (c *rawConn) push(n uint64, m parley.Message) {
 	}
 	c.acks = append(c.acks, n)
 	switch {
-	case len(c.acks) >= 64:
+	case len(c.acks) >= wire.AckBatch:
 		c.flushAcks()
 	case len(c.acks) == 1:
 		d := time.Duration(c.ackDelay.Load())
@@ -398,9 +393,9 @@ func (c *rawConn) push(n uint64, m parley.Message) {
 }
 
 func (c *rawConn) flushAcks() {
-	for len(c.acks) > 0 {
-		chunk := c.acks[:min(len(c.acks), wire.MaxAcks)]
-		c.acks = c.acks[len(chunk):]
+	for ns := c.acks; len(ns) > 0; {
+		chunk := ns[:min(len(ns), wire.MaxAcks)]
+		ns = ns[len(chunk):]
 		if c.write(appendClientFrame(nil, opText, wire.Ack(chunk))) != nil {
 			break
 		}
@@ -466,7 +461,7 @@ func (c *rawConn) catchUp(ctx context.Context) error {
 		// has the gap (the check then counts it as lost; the Go client
 		// logs it and delivers on likewise).
 		stuck := c.cursor == after
-		slices.SortFunc(c.held, func(a, b parley.Message) int { return compareSeq(a.Seq, b.Seq) })
+		slices.SortFunc(c.held, func(a, b parley.Message) int { return cmp.Compare(a.Seq, b.Seq) })
 		i := 0
 		for ; i < len(c.held); i++ {
 			m := c.held[i]
@@ -487,16 +482,6 @@ func (c *rawConn) catchUp(ctx context.Context) error {
 		}
 		c.omu.Unlock()
 	}
-}
-
-func compareSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // other handles a text frame that is not a message push: answers, and a
