@@ -282,7 +282,7 @@ func (c *Client) connect(ctx context.Context) (*conn, wire.AuthRes, error) {
 		<-cn.done
 		return nil, wire.AuthRes{}, err
 	}
-	cn.heartbeat, cn.ackDelay = ar.HeartbeatInterval(), wire.AckDelay(ar.RetryInterval())
+	cn.setAuth(ar)
 	return cn, ar, nil
 }
 

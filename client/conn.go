@@ -38,10 +38,14 @@ type conn struct {
 	tr        transport
 	ctx       context.Context // ends when the conn ends
 	cancel    context.CancelFunc
-	heartbeat time.Duration
-	ackDelay  time.Duration // pushes are acknowledged about this long after they arrive (wire.AckDelay)
-	lastRecv  atomic.Int64  // unix nanoseconds of the last frame received
-	done      chan struct{} // closed when the conn's reader has exited
+	heartbeat time.Duration // set before the conn is published; read by the manager
+	// ackDelay is how long after they arrive pushes are acknowledged
+	// (wire.AckDelay), in nanoseconds. It is atomic because the reader
+	// may hand the deliverer a push before connect has stored the auth
+	// answer's value.
+	ackDelay atomic.Int64
+	lastRecv atomic.Int64  // unix nanoseconds of the last frame received
+	done     chan struct{} // closed when the conn's reader has exited
 
 	mu      sync.Mutex // guards the fields below
 	pending map[string]waiter
@@ -65,10 +69,18 @@ type reply struct {
 
 func newConn(c *Client) *conn {
 	cn := &conn{c: c, pending: make(map[string]waiter), done: make(chan struct{}),
-		heartbeat: wire.DefaultHeartbeat, ackDelay: wire.AckDelay(wire.DefaultRetry)}
+		heartbeat: wire.DefaultHeartbeat}
+	cn.setAuth(wire.AuthRes{})
 	cn.ctx, cn.cancel = context.WithCancel(c.ctx)
 	cn.lastRecv.Store(time.Now().UnixNano())
 	return cn
+}
+
+// setAuth applies the heartbeat and retry intervals of an auth answer
+// (the defaults where it has none).
+func (cn *conn) setAuth(ar wire.AuthRes) {
+	cn.heartbeat = ar.HeartbeatInterval()
+	cn.ackDelay.Store(int64(wire.AckDelay(ar.RetryInterval())))
 }
 
 // readerGrace is how long a failed write waits for the reader to end the

@@ -103,8 +103,8 @@ func (d *deliverer) handle(e event) {
 		d.state(StateDisconnected, e.err)
 	case evPush:
 		if e.conn.tr.needsAcks() {
-			if d.nacks == 0 || e.conn.ackDelay < d.ackIn {
-				d.ackIn = e.conn.ackDelay
+			if delay := time.Duration(e.conn.ackDelay.Load()); d.nacks == 0 || delay < d.ackIn {
+				d.ackIn = delay
 			}
 			d.acks[e.conn] = append(d.acks[e.conn], e.n)
 			d.nacks++

@@ -144,7 +144,7 @@ func (c *Client) dialLP(ctx context.Context) (*conn, wire.AuthRes, error) {
 	cn := newConn(c)
 	t := &lpTransport{c: c, cn: cn, sid: res.SID}
 	cn.tr = t
-	cn.heartbeat, cn.ackDelay = res.AuthRes.HeartbeatInterval(), wire.AckDelay(res.AuthRes.RetryInterval())
+	cn.setAuth(res.AuthRes)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
