@@ -56,9 +56,9 @@ func (c *Config) report(res *Result) {
 	}
 	if res.Scenario == ScenarioGroup && len(res.Steps) > 0 {
 		_ = w.Flush()
-		fmt.Fprintln(w, "step\trate/s\tpushes/s\tto last recipient: p50 ms\tp99 ms\tmax ms\t")
+		fmt.Fprintln(w, "step\trate/s\tpushes/s\tto last recipient: p50 ms\tp99 ms\tmax ms\tfrom accepted: p50 ms\tp99 ms\t")
 		for _, s := range res.Steps {
-			fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", s.Step, s.Rate, s.Delivery, s.LastP50, s.LastP99, s.LastMax)
+			fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", s.Step, s.Rate, s.Delivery, s.LastP50, s.LastP99, s.LastMax, s.AcceptedP50, s.AcceptedP99)
 		}
 	}
 	if len(res.Rounds) > 0 {

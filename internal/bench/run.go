@@ -202,7 +202,13 @@ type StepResult struct {
 	P999      float64 `json:"p999_ms"`
 	Max       float64 `json:"max_ms"`
 	AckP99    float64 `json:"ack_p99_ms"`
-	ServerCPU float64 `json:"server_cpu"` // cores busy, e.g. 1.5
+	// AcceptedP50 and AcceptedP99 are the latency from the server
+	// accepting a message (its ts, a whole ms) to a recipient: what is
+	// left of P50 and P99 once the sender's write and the server's read
+	// of it are taken out.
+	AcceptedP50 float64 `json:"accepted_p50_ms"`
+	AcceptedP99 float64 `json:"accepted_p99_ms"`
+	ServerCPU   float64 `json:"server_cpu"` // cores busy, e.g. 1.5
 	// GenCPU is the generator's (every worker's) cores busy over the
 	// step's time: on one machine, server and generator share the cores.
 	GenCPU   float64 `json:"generator_cpu"`

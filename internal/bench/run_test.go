@@ -110,7 +110,7 @@ func checkSteps(t *testing.T, res *Result) {
 	t.Helper()
 	var acked uint64
 	for _, s := range res.Steps {
-		if s.Sent == 0 || s.Acked != s.Sent || s.Delivered != s.Acked || s.Errors != 0 || s.P99 <= 0 {
+		if s.Sent == 0 || s.Acked != s.Sent || s.Delivered != s.Acked || s.Errors != 0 || s.P99 <= 0 || s.AcceptedP99 <= 0 {
 			t.Fatalf("step %+v", s)
 		}
 		// The open loop sent what the rate asked, give or take the

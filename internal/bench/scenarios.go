@@ -132,9 +132,9 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 		}
 	}
 	steps := make([]struct {
-		ev       Event
-		lat, ack Histogram
-		last     map[string]int64
+		ev            Event
+		lat, ack, acc Histogram
+		last          map[string]int64
 	}, n)
 	for _, w := range workers {
 		for _, e := range w.steps {
@@ -147,6 +147,7 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 			s.ev.CPU += e.CPU
 			s.lat.Merge(e.Latency)
 			s.ack.Merge(e.AckTime)
+			s.acc.Merge(e.Accepted)
 			for k, v := range e.Last {
 				if s.last == nil {
 					s.last = map[string]int64{}
@@ -159,7 +160,8 @@ func (c *Config) direct(ctx context.Context, workers []*workerConn, res *Result)
 		s := &steps[i]
 		sr := StepResult{Step: i + 1, Rate: c.Rates[i], Seconds: c.Step.Seconds(), Sent: s.ev.Sent, Acked: s.ev.Acked, Delivered: s.ev.Delivered,
 			Errors: s.ev.Errors, Skipped: s.ev.Skipped, P50: ms(s.lat.Quantile(0.5)), P99: ms(s.lat.Quantile(0.99)),
-			P999: ms(s.lat.Quantile(0.999)), Max: ms(s.lat.Max()), AckP99: ms(s.ack.Quantile(0.99)), Stored: -1}
+			P999: ms(s.lat.Quantile(0.999)), Max: ms(s.lat.Max()), AckP99: ms(s.ack.Quantile(0.99)), Stored: -1,
+			AcceptedP50: ms(s.acc.Quantile(0.5)), AcceptedP99: ms(s.acc.Quantile(0.99))}
 		if len(s.last) > 0 {
 			var h Histogram
 			for _, v := range s.last {

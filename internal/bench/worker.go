@@ -96,6 +96,9 @@ type Event struct {
 	Inflight  int64         `json:"inflight,omitempty"`
 	Latency   HistogramData `json:"latency,omitempty"` // send -> peer receives
 	AckTime   HistogramData `json:"ack_time,omitempty"`
+	// Accepted: from the time the server accepted a message (its ts,
+	// in ms) to a peer receiving it: the server's part of Latency.
+	Accepted HistogramData `json:"accepted,omitempty"`
 	// Last (group): for each message, by sender and due time, its
 	// latency to the last of this worker's recipients, in ns.
 	Last     map[string]int64  `json:"last,omitempty"`
@@ -115,7 +118,7 @@ type Event struct {
 // sent in.
 type stepStats struct {
 	sent, acked, delivered, errors, skipped atomic.Uint64
-	latency, ackTime                        Histogram
+	latency, ackTime, accepted              Histogram
 	cpu                                     time.Duration // the worker's CPU over the step's time; set by direct
 
 	last lastTable // group: message -> latency to its last recipient
@@ -415,6 +418,7 @@ func (u *vuser) message(m parley.Message) {
 			st := u.w.steps[i]
 			st.delivered.Add(1)
 			st.latency.Record(lat)
+			st.accepted.Record(max(0, now.Sub(time.UnixMilli(m.Time))))
 			if u.spec.Conv != "" {
 				st.last.record(msgKey{m.Sender, sentAt}, int64(lat))
 			}
@@ -508,7 +512,7 @@ func (w *worker) direct(ctx context.Context, t0 time.Time) {
 	stopProgress()
 	for i, st := range w.steps {
 		w.emit(Event{Ev: "step", Step: i, Sent: st.sent.Load(), Acked: st.acked.Load(), Delivered: st.delivered.Load(),
-			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Last: st.last.snapshot(),
+			Errors: st.errors.Load(), Skipped: st.skipped.Load(), Latency: st.latency.Data(), AckTime: st.ackTime.Data(), Accepted: st.accepted.Data(), Last: st.last.snapshot(),
 			CPU: st.cpu.Seconds()})
 	}
 	w.errMu.Lock()
