@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,16 +44,18 @@ func (f *fanout) start(writers int, window time.Duration) {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			w := fanWriter{window: int64(window), held: map[*Session][]fanItem{}}
-			var tick *time.Ticker
-			if window > 0 {
-				tick = time.NewTicker(window / holdTicks)
-				defer tick.Stop()
-			}
+			w := newFanWriter(window)
+			// The timer fires when the oldest cohort's window ends.
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
+			defer timer.Stop()
+			var armed int64 // the deadline the timer is set for; 0: none
 			for {
-				var ticks <-chan time.Time
-				if len(w.order) > 0 {
-					ticks = tick.C
+				if next := w.deadline(); next != armed {
+					timer.Stop()
+					if armed = next; next != 0 {
+						timer.Reset(time.Duration(next - time.Now().UnixNano()))
+					}
 				}
 				select {
 				case items := <-q:
@@ -66,8 +69,9 @@ func (f *fanout) start(writers int, window time.Duration) {
 						}
 					}
 					w.take(items, time.Now().UnixNano())
-				case now := <-ticks:
-					w.release(now.UnixNano())
+				case <-timer.C:
+					armed = 0
+					w.expire(time.Now().UnixNano())
 				case <-f.stop:
 					return
 				}
@@ -82,26 +86,48 @@ func (f *fanout) start(writers int, window time.Duration) {
 // makes 2,000 writes/s, ~2% of a core on the test machine).
 const holdMinUsers = 100
 
-// holdTicks is how many times per window a writer looks for held
-// deliveries that are due.
-const holdTicks = 5
-
-// fanWriter is one writer goroutine's state. With a window, a group
-// message for a session that was pushed a group message less than window
-// ago is held, with whatever comes after it for that session, and written
-// in one go once window has passed since that push. A member of a busy
-// group then gets one write per window carrying every message of it
-// instead of a write per message: each write to a socket costs ~10 µs of
-// kernel time on the test machine whatever it carries, and a group of
-// thousands online makes thousands of them per message. A session pushed
-// to rarely is written at once, as without a window, and so is every
-// direct message and every message of a group with fewer than
-// holdMinUsers recipients on this node: only those group pushes start a
-// hold.
+// fanWriter is one writer goroutine's state. With a window, the pushes of
+// a busy group are written to its members in cohorts: several messages
+// in one write to each session instead of a write per message. Each
+// write to a socket costs ~10 µs of kernel time on the test machine
+// whatever it carries, and a group with thousands of members online
+// makes thousands of them per message.
+//
+// The writer follows each group's pace (gap, a moving average of the time
+// between its messages). A message of a group whose messages come at
+// least a window apart is written at once, as without a window; so is
+// every direct message, and every message of a group with fewer than
+// holdMinUsers recipients on this node. Otherwise the message opens a
+// cohort, or joins the open one: its sessions hold it, with whatever
+// comes after it for them, so that each session's deliveries keep their
+// order. The cohort is written when a message arrives and waiting for the
+// next one would take it past a window since the cohort's first message
+// (at 20 messages/s and a 150 ms window: every third message, which waits
+// for nothing, while the two before it wait 100 and 50 ms), or at the
+// latest a window after its first message. Writing on an arrival rather
+// than when a window ends keeps the writes per session to about one per
+// window while the oldest message of a cohort waits a window less one
+// gap.
 type fanWriter struct {
-	window int64                  // ns; 0 writes everything at once
-	held   map[*Session][]fanItem // deliveries waiting for their session's window
-	order  []*Session             // the sessions in held, in the order they were held
+	window int64                 // ns; 0 writes everything at once
+	groups map[string]*groupHold // the pace of groups seen lately, by conversation id
+	open   []*groupHold          // the groups with an open cohort, oldest first
+	swept  int64                 // when groups was last rid of idle ones, unix ns
+}
+
+// groupHold is one group's pace as this writer sees it and its open
+// cohort.
+type groupHold struct {
+	seq     uint64     // its last message
+	last    int64      // when that message came, unix ns
+	gap     int64      // the time between its messages, a moving average, ns
+	since   int64      // when the open cohort's first message came; 0: none open
+	n       int64      // the messages in the open cohort
+	members []*Session // the sessions holding its pushes (and what follows them)
+}
+
+func newFanWriter(window time.Duration) *fanWriter {
+	return &fanWriter{window: int64(window), groups: map[string]*groupHold{}}
 }
 
 // take writes or holds a batch of deliveries taken from the queue.
@@ -110,64 +136,180 @@ func (w *fanWriter) take(items []fanItem, now int64) {
 		writeItems(items)
 		return
 	}
+	var d *parley.Delivery
+	var g *groupHold
+	var due []*groupHold
 	n := 0
 	for _, it := range items {
+		if it.d != d {
+			d = it.d
+			var full bool
+			if g, full = w.arrive(d, now); full && !slices.Contains(due, g) {
+				due = append(due, g)
+			}
+		}
 		s := it.s
-		if h, ok := w.held[s]; ok {
-			w.held[s] = append(h, it)
-			continue
+		switch {
+		case len(s.held) > 0:
+			s.held = append(s.held, it.d)
+		case g != nil && g.since != 0:
+			s.held = append(s.held, it.d)
+			g.members = append(g.members, s)
+		default:
+			items[n] = it
+			n++
 		}
-		group := it.d.Kind == chat.DeliverMsg && len(it.d.Users) >= holdMinUsers && groupPush(it.d.Payload)
-		// pushedAt == now: pushed earlier in this batch, written with it.
-		if group && now-s.pushedAt < w.window && s.pushedAt != now {
-			w.held[s] = []fanItem{it}
-			w.order = append(w.order, s)
-			continue
-		}
-		if group {
-			s.pushedAt = now
-		}
-		items[n] = it
-		n++
 	}
 	writeItems(items[:n])
-}
-
-// groupPush reports whether payload, a message as json.Marshal writes a
-// parley.Message (its first field is "conv"), is a group message.
-func groupPush(payload []byte) bool {
-	return bytes.HasPrefix(payload, groupPrefix)
-}
-
-var groupPrefix = []byte(`{"conv":"` + parley.GroupConvID(""))
-
-// release writes the held deliveries of every session whose window has
-// passed.
-func (w *fanWriter) release(now int64) {
-	var due []fanItem
-	keep := w.order[:0]
-	for _, s := range w.order {
-		if now-s.pushedAt < w.window {
-			keep = append(keep, s)
-			continue
-		}
-		due = append(due, w.held[s]...)
-		delete(w.held, s)
-		s.pushedAt = now
+	for _, g := range due {
+		w.write(g)
 	}
-	clear(w.order[len(keep):])
-	w.order = keep
-	writeItems(due)
+	if now-w.swept > int64(time.Second) {
+		w.sweep(now)
+	}
 }
+
+// arrive notes a delivery coming to the writer: for a message of a group
+// with holdMinUsers or more recipients on the node, it returns the
+// group's state, with a cohort open if the message is to be held, and
+// full when the cohort is to be written once this message has joined it.
+// For any other delivery g is nil.
+func (w *fanWriter) arrive(d *parley.Delivery, now int64) (g *groupHold, full bool) {
+	if d.Kind != chat.DeliverMsg || len(d.Users) < holdMinUsers {
+		return nil, false
+	}
+	conv, seq, ok := groupMsg(d.Payload)
+	if !ok {
+		return nil, false
+	}
+	g = w.groups[string(conv)]
+	if g == nil {
+		g = &groupHold{gap: w.window}
+		w.groups[string(conv)] = g
+	}
+	if seq == g.seq {
+		// Another rendering of the same message (variants).
+		return g, false
+	}
+	if g.last != 0 {
+		g.gap += (now - g.last - g.gap) / 4
+	}
+	g.seq, g.last = seq, now
+	size := w.cohortSize(g)
+	if g.since == 0 {
+		if size <= 1 {
+			return g, false // a quiet group: written at once
+		}
+		g.since, g.n = now, 0
+		w.open = append(w.open, g)
+	}
+	g.n++
+	return g, g.n >= size
+}
+
+// cohortSize is how many of g's messages a cohort is written with: the
+// messages at its pace in a window, rounded, so that the first of them
+// waits about a window less half a gap (at 20 messages/s and a 150 ms
+// window, 3). 1 or less: g's messages are written at once.
+func (w *fanWriter) cohortSize(g *groupHold) int64 {
+	if g.gap <= 0 {
+		return w.window / int64(time.Millisecond) // all at once: as many as a window can hold
+	}
+	return (w.window + g.gap/2) / g.gap
+}
+
+// write writes the deliveries held by the members of g's cohort and
+// closes it.
+func (w *fanWriter) write(g *groupHold) {
+	for _, s := range g.members {
+		if len(s.held) == 0 {
+			continue // written with another group's cohort
+		}
+		writeSession(s, s.held)
+		clear(s.held)
+		s.held = s.held[:0]
+	}
+	clear(g.members)
+	g.members, g.since = g.members[:0], 0
+	w.open = slices.DeleteFunc(w.open, func(o *groupHold) bool { return o == g })
+}
+
+// deadline is when the oldest open cohort must be written, unix ns; 0
+// when none is open.
+func (w *fanWriter) deadline() int64 {
+	if len(w.open) == 0 {
+		return 0
+	}
+	return w.open[0].since + w.window
+}
+
+// expire writes every cohort open for a window or more.
+func (w *fanWriter) expire(now int64) {
+	for len(w.open) > 0 && now-w.open[0].since >= w.window {
+		w.write(w.open[0])
+	}
+}
+
+// sweep forgets the pace of groups quiet for a while.
+func (w *fanWriter) sweep(now int64) {
+	w.swept = now
+	for conv, g := range w.groups {
+		if g.since == 0 && now-g.last > int64(groupQuiet) {
+			delete(w.groups, conv)
+		}
+	}
+}
+
+// groupQuiet is how long a group's pace is kept after its last message.
+const groupQuiet = time.Minute
+
+// groupMsg reads the conversation id and seq off a group message as
+// json.Marshal writes a parley.Message (conv first, then seq):
+// {"conv":"g:…","seq":N,…. ok is false for anything else.
+func groupMsg(payload []byte) (conv []byte, seq uint64, ok bool) {
+	if !bytes.HasPrefix(payload, groupPrefix) {
+		return nil, 0, false
+	}
+	rest := payload[len(convPrefix):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return nil, 0, false
+	}
+	conv, rest = rest[:end], rest[end+1:]
+	if !bytes.HasPrefix(rest, seqPrefix) {
+		return nil, 0, false
+	}
+	rest = rest[len(seqPrefix):]
+	digits := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' || digits == 19 {
+			break
+		}
+		seq = seq*10 + uint64(c-'0')
+		digits++
+	}
+	return conv, seq, digits > 0
+}
+
+var (
+	convPrefix  = []byte(`{"conv":"`)
+	groupPrefix = append(slices.Clip(convPrefix), parley.GroupConvID("")...)
+	seqPrefix   = []byte(`,"seq":`)
+)
 
 // writer returns the index of the writer of a session: from its random
 // connection id, so no field is spent on it.
 func (f *fanout) writer(s *Session) int {
+	return int(connHash(s) % uint32(len(f.qs)))
+}
+
+// connHash is a number taken from a session's random connection id.
+func connHash(s *Session) uint32 {
 	var h uint32
 	for i := 0; i < len(s.connID) && i < 4; i++ {
 		h = h<<8 | uint32(s.connID[i])
 	}
-	return int(h % uint32(len(f.qs)))
+	return h
 }
 
 // hand queues the per-writer batches; after close it drops them (the
@@ -204,7 +346,7 @@ type multiWriter interface {
 const fanMax = 8192
 
 // writeItems delivers a writer's items. A session with several message pushes
-// among them gets them in one write (deliverPushes): under load, when
+// among them gets them in one write (writeSession): under load, when
 // batches queue up, a writer needs fewer system calls per push the more
 // it has to do. Each session's deliveries keep their order.
 func writeItems(items []fanItem) {
@@ -212,37 +354,40 @@ func writeItems(items []fanItem) {
 		items[0].s.deliver(items[0].d)
 		return
 	}
-	type run struct {
-		s   *Session
-		msg []*parley.Delivery
+	var order []*Session
+	per := make(map[*Session][]*parley.Delivery, len(items))
+	for _, it := range items {
+		ds, ok := per[it.s]
+		if !ok {
+			order = append(order, it.s)
+		}
+		per[it.s] = append(ds, it.d)
 	}
-	var order []*run
-	runs := make(map[*Session]*run, len(items))
-	flush := func(r *run) {
-		switch len(r.msg) {
+	for _, s := range order {
+		writeSession(s, per[s])
+	}
+}
+
+// writeSession delivers ds to s in order, each run of message pushes in
+// one write (deliverPushes).
+func writeSession(s *Session, ds []*parley.Delivery) {
+	run := 0 // ds[run:i] are message pushes not yet written
+	flush := func(i int) {
+		switch i - run {
 		case 0:
 		case 1:
-			r.s.deliver(r.msg[0])
+			s.deliver(ds[run])
 		default:
-			r.s.deliverPushes(r.msg)
+			s.deliverPushes(ds[run:i])
 		}
-		r.msg = r.msg[:0]
 	}
-	for _, it := range items {
-		r := runs[it.s]
-		if r == nil {
-			r = &run{s: it.s}
-			runs[it.s] = r
-			order = append(order, r)
-		}
-		if it.d.Kind == chat.DeliverMsg {
-			r.msg = append(r.msg, it.d)
+	for i, d := range ds {
+		if d.Kind == chat.DeliverMsg {
 			continue
 		}
-		flush(r) // what came before it goes first
-		it.s.deliver(it.d)
+		flush(i) // what came before it goes first
+		s.deliver(d)
+		run = i + 1
 	}
-	for _, r := range order {
-		flush(r)
-	}
+	flush(len(ds))
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -93,94 +94,222 @@ func (discardConn) WriteMany([][]byte) error { return nil }
 func (discardConn) Close(int, string)        {}
 func (discardConn) RemoteIP() string         { return "127.0.0.1" }
 
-// TestGroupPushWindow: a group push to a session pushed one less than a
-// window ago is held, with what comes after it for that session, and
-// written in one go, in order, once the window has passed; direct pushes
-// and other sessions are not held.
+// groupAt is a message of group g:a with seq and holdMinUsers recipients.
+func groupAt(seq int) *parley.Delivery {
+	return &parley.Delivery{Kind: chat.DeliverMsg, Users: make([]string, holdMinUsers), Payload: []byte(fmt.Sprintf(`{"conv":"g:a","seq":%d}`, seq))}
+}
+
+// frames returns the writes made to c and every frame they carried.
+func (c *manyConn) frames() (writes int, all []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, wr := range c.writes {
+		for _, f := range wr {
+			all = append(all, string(f))
+		}
+	}
+	return len(c.writes), all
+}
+
+// TestGroupPushWindow: a busy group's pushes are held and written in
+// cohorts, in order, with what came after them for a session; a quiet
+// group, a small group and direct pushes are written at once.
 func TestGroupPushWindow(t *testing.T) {
-	const window = int64(100 * time.Millisecond)
+	const window = 150 * time.Millisecond
+	const gap = int64(50 * time.Millisecond) // 20 messages/s
 	busyConn, otherConn := &manyConn{}, &manyConn{}
 	busy, other := pushSession(busyConn), pushSession(otherConn)
-	w := fanWriter{window: window, held: map[*Session][]fanItem{}}
-	members := make([]string, holdMinUsers)
-	group := func(seq string) *parley.Delivery {
-		return &parley.Delivery{Kind: chat.DeliverMsg, Users: members, Payload: []byte(`{"conv":"g:a","seq":` + seq + `}`)}
-	}
-	small := &parley.Delivery{Kind: chat.DeliverMsg, Users: members[1:], Payload: []byte(`{"conv":"g:b","seq":1}`)}
+	w := newFanWriter(window)
+	small := &parley.Delivery{Kind: chat.DeliverMsg, Users: make([]string, holdMinUsers-1), Payload: []byte(`{"conv":"g:b","seq":1}`)}
 	direct := &parley.Delivery{Kind: chat.DeliverMsg, Payload: []byte(`{"conv":"d:u1:u2","seq":1}`)}
 	frame := &parley.Delivery{Kind: chat.DeliverFrame, Payload: []byte(`{"type":"typing"}`)}
-	frames := func(c *manyConn) (n int, all []string) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, wr := range c.writes {
-			for _, f := range wr {
-				all = append(all, string(f))
-			}
-		}
-		return len(c.writes), all
-	}
 
-	t0 := int64(1_000_000_000)
-	// Two group messages in one batch go out together at once: nothing
-	// was pushed before.
-	w.take([]fanItem{{busy, group("1")}, {busy, group("2")}}, t0)
-	if n, _ := frames(busyConn); n != 1 {
-		t.Fatalf("first batch: %d writes, want 1", n)
+	// The group's first message is written at once: nothing says it is
+	// busy. So are the next ones, until its pace is known.
+	now, seq := int64(1_000_000_000), 0
+	next := func() { seq++; w.take([]fanItem{{busy, groupAt(seq)}}, now); now += gap }
+	next()
+	if n, _ := busyConn.frames(); n != 1 {
+		t.Fatalf("first message: %d writes, want 1", n)
 	}
-	// Within the window: a group push is held, and so is a typing frame
-	// after it; a direct push to another session is not, nor a push of a
-	// group with fewer recipients on the node.
-	w.take([]fanItem{{other, group("1")}}, t0)
-	w.take([]fanItem{{busy, group("3")}, {busy, frame}, {other, direct}, {other, small}}, t0+window/2)
-	w.take([]fanItem{{busy, group("4")}}, t0+window*3/4)
-	if n, _ := frames(busyConn); n != 1 {
-		t.Fatalf("within the window: %d writes to the busy session, want 1", n)
+	// Its pace settles on a cohort of three messages (at 20 messages/s
+	// and a 150 ms window); until then cohorts are smaller.
+	for len(w.open) != 0 || w.groups["g:a"] == nil || w.cohortSize(w.groups["g:a"]) != 3 {
+		if seq > 30 {
+			t.Fatal("a group at 20 messages/s is never held three messages at a time")
+		}
+		next()
 	}
-	if _, all := frames(otherConn); len(all) != 3 {
-		t.Fatalf("%d pushes written to the other session, want 3: a direct push or a small group's was held", len(all))
+	next()
+	// A cohort is open: the message that opened it is held.
+	written, _ := busyConn.frames()
+	if len(busy.held) != 1 {
+		t.Fatalf("cohort opened: %d held", len(busy.held))
 	}
-	w.release(t0 + window - 1)
-	if n, _ := frames(busyConn); n != 1 {
-		t.Fatalf("released before the window passed")
+	first := seq
+	// Held with it: a typing frame for the session; not held: a direct
+	// push and a small group's push to another session.
+	w.take([]fanItem{{busy, frame}, {other, direct}, {other, small}}, now-gap/2)
+	if _, all := otherConn.frames(); len(all) != 2 {
+		t.Fatalf("%d pushes written to the other session, want 2", len(all))
 	}
-	w.release(t0 + window)
-	n, all := frames(busyConn)
-	if n != 4 { // then seq 3, the typing frame, seq 4: a frame ends a run of pushes
-		t.Fatalf("after the window: %d writes, want 4: %q", n, all)
+	// At 20 messages/s and a 150 ms window a cohort is three messages:
+	// the second is held, the third writes them all.
+	next()
+	if n, _ := busyConn.frames(); n != written || len(busy.held) != 3 {
+		t.Fatalf("second message: %d writes and %d held, want %d and 3", n, len(busy.held), written)
+	}
+	next()
+	n, all := busyConn.frames()
+	if n != written+3 || len(busy.held) != 0 || len(w.open) != 0 {
+		t.Fatalf("third message: %d writes (want %d: the push before the frame, the frame, the two after it), %d held, %d open", n, written+3, len(busy.held), len(w.open))
 	}
 	want := []string{
-		string(wire.Msg(1, group("1").Payload)), string(wire.Msg(2, group("2").Payload)),
-		string(wire.Msg(3, group("3").Payload)), `{"type":"typing"}`, string(wire.Msg(4, group("4").Payload)),
+		string(wire.Msg(uint64(first), groupAt(first).Payload)), `{"type":"typing"}`,
+		string(wire.Msg(uint64(first+1), groupAt(first+1).Payload)), string(wire.Msg(uint64(first+2), groupAt(first+2).Payload)),
 	}
-	if len(all) != len(want) {
-		t.Fatalf("frames: got %q, want %q", all, want)
-	}
+	all = all[len(all)-len(want):]
 	for i := range want {
 		if all[i] != want[i] {
 			t.Errorf("frame %d: got %s, want %s", i, all[i], want[i])
 		}
 	}
-	if len(w.held) != 0 || len(w.order) != 0 {
-		t.Errorf("still held: %d sessions", len(w.held))
+
+	// A cohort whose next message does not come is written a window after
+	// it opened, not before.
+	next()
+	if len(w.open) != 1 {
+		t.Fatalf("the next message opened no cohort")
 	}
-	// The release counts as a push: the next group message within the
-	// window of it is held again; a direct one is not.
-	w.take([]fanItem{{busy, direct}, {busy, group("5")}}, t0+window+1)
-	if n, _ := frames(busyConn); n != 5 || len(w.held[busy]) != 1 {
-		t.Fatalf("after the release: %d writes and %d held, want 5 and 1", n, len(w.held[busy]))
+	opened := now - gap
+	if d := w.deadline(); d != opened+int64(window) {
+		t.Fatalf("deadline %d, want %d", d, opened+int64(window))
+	}
+	w.expire(opened + int64(window) - 1)
+	if len(busy.held) != 1 {
+		t.Fatal("written before its window ended")
+	}
+	w.expire(opened + int64(window))
+	if len(busy.held) != 0 || len(w.open) != 0 || w.deadline() != 0 {
+		t.Fatalf("not written when its window ended: %d held", len(busy.held))
+	}
+
+	// After a pause the group is quiet again: written at once.
+	now += 10 * int64(window)
+	next()
+	if len(busy.held) != 0 {
+		t.Fatal("the first message after a pause was held")
+	}
+	// A group quiet for long is forgotten.
+	w.sweep(now + int64(groupQuiet))
+	if len(w.groups) != 0 {
+		t.Fatalf("%d groups remembered after a quiet minute", len(w.groups))
 	}
 }
 
-// TestGroupPushPrefix: groupPush reads the conversation off a message as
-// json.Marshal writes a parley.Message, which must keep "conv" first.
-func TestGroupPushPrefix(t *testing.T) {
+// TestGroupPushPace: at a steady pace a busy group's members get about
+// one write per window and no push waits a window or more; a group
+// slower than a window is written at once; renderings of one message
+// (variants) count once.
+func TestGroupPushPace(t *testing.T) {
+	const window = int64(150 * time.Millisecond)
+	for _, tc := range []struct {
+		name       string
+		gap        int64   // between messages
+		perWrite   float64 // at least this many messages per write
+		maxWait    int64
+		renderings int
+	}{
+		{"20/s", int64(50 * time.Millisecond), 2.6, window - int64(50*time.Millisecond), 1},
+		{"40/s with variants", int64(25 * time.Millisecond), 4.5, window, 2},
+		{"12/s", int64(time.Second / 12), 1.8, window, 1},
+		{"5/s", int64(200 * time.Millisecond), 1, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const sessions = 200
+			w := newFanWriter(time.Duration(window))
+			conns := make([]*manyConn, sessions)
+			ss := make([]*Session, sessions)
+			for i := range ss {
+				conns[i] = &manyConn{}
+				ss[i] = pushSession(conns[i])
+			}
+			heldAt := map[*Session][]int64{} // arrival of each held push
+			var worst int64
+			note := func(now int64) { // after take or expire: what was written waited now - arrival
+				for _, s := range ss {
+					if h := heldAt[s]; len(h) > len(s.held) {
+						for _, at := range h[:len(h)-len(s.held)] {
+							worst = max(worst, now-at)
+						}
+						heldAt[s] = h[len(h)-len(s.held):]
+					}
+				}
+			}
+			const msgs = 100
+			start := int64(1_000_000_000)
+			now := start
+			for seq := 1; seq <= msgs; seq++ {
+				now = start + int64(seq)*tc.gap
+				// Each session gets one of the renderings, as Deliver
+				// hands them: in one batch.
+				ds := make([]*parley.Delivery, tc.renderings)
+				for i := range ds {
+					ds[i] = groupAt(seq)
+				}
+				items := make([]fanItem, sessions)
+				for i, s := range ss {
+					items[i] = fanItem{s, ds[i%len(ds)]}
+				}
+				w.take(items, now)
+				for _, s := range ss {
+					for len(heldAt[s]) < len(s.held) {
+						heldAt[s] = append(heldAt[s], now)
+					}
+				}
+				note(now)
+				for end := now + tc.gap; w.deadline() != 0 && w.deadline() < end; {
+					at := w.deadline()
+					w.expire(at)
+					note(at)
+				}
+			}
+			w.expire(now + window)
+			writes := 0
+			for _, c := range conns {
+				n, all := c.frames()
+				if len(all) != msgs {
+					t.Fatalf("a session got %d pushes, want %d", len(all), msgs)
+				}
+				writes += n
+			}
+			if per := float64(msgs*sessions) / float64(writes); per < tc.perWrite {
+				t.Errorf("%.2f messages per write, want at least %.1f", per, tc.perWrite)
+			}
+			if worst > tc.maxWait {
+				t.Errorf("a push waited %v, want at most %v", time.Duration(worst), time.Duration(tc.maxWait))
+			}
+		})
+	}
+}
+
+// TestGroupMsg: groupMsg reads the conversation and seq off a message as
+// json.Marshal writes a parley.Message, which must keep "conv" then "seq"
+// first; anything else is not held.
+func TestGroupMsg(t *testing.T) {
 	for conv, want := range map[string]bool{"g:team": true, "d:u1:u2": false, "s:u1": false} {
-		b, err := json.Marshal(parley.Message{ConvID: conv, Seq: 1, Kind: parley.KindText, Body: json.RawMessage(`{}`)})
+		b, err := json.Marshal(parley.Message{ConvID: conv, Seq: 12345678901, Kind: parley.KindText, Body: json.RawMessage(`{}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := groupPush(b); got != want {
-			t.Errorf("%s: groupPush %v, want %v (%s)", conv, got, want, b)
+		got, seq, ok := groupMsg(b)
+		if ok != want || ok && (string(got) != conv || seq != 12345678901) {
+			t.Errorf("%s: groupMsg %q %d %v, want %v (%s)", conv, got, seq, ok, want, b)
+		}
+	}
+	for _, p := range []string{`{"conv":"g:a\"b","seq":1}`, `{"conv":"g:a","id":"x"}`, `{"conv":"g:a","seq":x}`, `{"conv":"g:a`, `{"conv":"g:a","seq":`} {
+		if _, _, ok := groupMsg([]byte(p)); ok {
+			t.Errorf("%s: read as a group message", p)
 		}
 	}
 }

@@ -50,9 +50,9 @@ type Session struct {
 	closing  atomic.Bool  // close was called: the close is counted once
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame received
 	born     int64        // unix nanoseconds
-	// pushedAt is when its fan-out writer last wrote it a message push,
-	// unix ns; only that writer touches it (fanWriter).
-	pushedAt int64
+	// held are the deliveries its fan-out writer holds for it
+	// (fanWriter); only that writer touches it.
+	held []*parley.Delivery
 
 	mu      sync.Mutex // guards the fields below
 	nextN   uint64
