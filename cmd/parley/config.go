@@ -101,7 +101,7 @@ func addFlags(fs *pflag.FlagSet) {
 	fs.Duration("auth-timeout", d.AuthTimeout, "close WebSockets not authenticated within this")
 	fs.Duration("retry-interval", d.RetryInterval, "resend an unacknowledged push after this")
 	fs.Int("max-retries", d.MaxRetries, "resends before a device is told to resync")
-	fs.Duration("group-push-window", d.GroupPushWindow, "a device just pushed a message of a group with 100 or more members online on the node gets the next ones written together once this has passed (0: each at once; at most 1s)")
+	fs.Duration("group-push-window", d.GroupPushWindow, "the messages of a group with 100 or more members online on the node that come less than this apart are written to each device a few at a time, none held longer than this (0: each at once; at most 1s)")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.String("log-format", d.LogFormat, "text or json")
 	fs.String("interest", d.Interest, "whose presence and profile changes users are told of: both, contacts or peers (direct conversations)")

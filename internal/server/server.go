@@ -75,8 +75,9 @@ type Config struct {
 	AuthTimeout   time.Duration
 	RetryInterval time.Duration
 	MaxRetries    int
-	// GroupPushWindow: a session pushed a group message gets the next
-	// ones held and written together once this has passed (0: none; at
+	// GroupPushWindow: the pushes of a group whose messages come less
+	// than this apart are held and written to each member a few at a
+	// time, the oldest waiting at most this long (0: each at once; at
 	// most MaxGroupPushWindow). See gateway.Config.
 	GroupPushWindow time.Duration
 
