@@ -93,18 +93,18 @@ const holdMinUsers = 100
 // whatever it carries, and a group with thousands of members online
 // makes thousands of them per message.
 //
-// The writer follows each group's pace (gap, a moving average of the time
-// between its messages). A message of a group whose messages come at
+// The writer follows each group's pace (gap, the average time between
+// its last few messages). A message of a group whose messages come at
 // least a window apart is written at once, as without a window; so is
 // every direct message, and every message of a group with fewer than
 // holdMinUsers recipients on this node. Otherwise the message opens a
 // cohort, or joins the open one: its sessions hold it, with whatever
 // comes after it for them, so that each session's deliveries keep their
-// order. The cohort is written when a message arrives and waiting for the
-// next one would take it past a window since the cohort's first message
-// (at 20 messages/s and a 150 ms window: every third message, which waits
-// for nothing, while the two before it wait 100 and 50 ms), or at the
-// latest a window after its first message. Writing on an arrival rather
+// order. The cohort is written when it holds as many messages as, at
+// the group's pace, span just under a window (cohortSize: at 20
+// messages/s and a 150 ms window, every third message, which waits for
+// nothing, while the two before it wait 100 and 50 ms), or a window
+// after its first message at the latest. Writing on an arrival rather
 // than when a window ends keeps the writes per session to about one per
 // window while the oldest message of a cohort waits a window less one
 // gap.
@@ -118,12 +118,15 @@ type fanWriter struct {
 // groupHold is one group's pace as this writer sees it and its open
 // cohort.
 type groupHold struct {
-	seq     uint64     // its last message
-	last    int64      // when that message came, unix ns
-	gap     int64      // the time between its messages, a moving average, ns
-	since   int64      // when the open cohort's first message came; 0: none open
-	n       int64      // the messages in the open cohort
-	members []*Session // the sessions holding its pushes (and what follows them)
+	seq     uint64          // its last message
+	last    int64           // when that message came, unix ns
+	gap     int64           // the time between its last paceOver messages, on average, ns
+	times   [paceOver]int64 // when they came, a ring
+	seen    int             // messages in times, at most paceOver
+	next    int             // where the next one goes in times
+	since   int64           // when the open cohort's first message came; 0: none open
+	n       int64           // the messages in the open cohort
+	members []*Session      // the sessions holding its pushes (and what follows them)
 }
 
 func newFanWriter(window time.Duration) *fanWriter {
@@ -191,9 +194,7 @@ func (w *fanWriter) arrive(d *parley.Delivery, now int64) (g *groupHold, full bo
 		// Another rendering of the same message (variants).
 		return g, false
 	}
-	if g.last != 0 {
-		g.gap += (now - g.last - g.gap) / 4
-	}
+	g.pace(now)
 	g.seq, g.last = seq, now
 	size := w.cohortSize(g)
 	if g.since == 0 {
@@ -207,15 +208,39 @@ func (w *fanWriter) arrive(d *parley.Delivery, now int64) (g *groupHold, full bo
 	return g, g.n >= size
 }
 
+// paceOver is how many of a group's last messages its pace is taken
+// over: enough that messages committed together (a gap of 0, then a
+// longer one) do not sway it.
+const paceOver = 8
+
+// pace notes a message of g arriving at now and updates g.gap.
+func (g *groupHold) pace(now int64) {
+	switch {
+	case g.seen == paceOver:
+		g.gap = (now - g.times[g.next]) / paceOver
+	case g.seen > 0:
+		g.gap = (now - g.times[0]) / int64(g.seen)
+	}
+	g.times[g.next] = now
+	g.next = (g.next + 1) % paceOver
+	g.seen = min(g.seen+1, paceOver)
+}
+
 // cohortSize is how many of g's messages a cohort is written with: the
-// messages at its pace in a window, rounded, so that the first of them
-// waits about a window less half a gap (at 20 messages/s and a 150 ms
-// window, 3). 1 or less: g's messages are written at once.
+// fewest that span, at its pace, just under a window (15/16 of it). The
+// first of them thus waits less than a window, and a member gets at most
+// about one write per window however fast the group goes (at a 150 ms
+// window: 3 messages from 13.3 to 21.3 messages/s, so 20/s sits well
+// inside; 2 from 7.1). 1: g's messages are written at once.
 func (w *fanWriter) cohortSize(g *groupHold) int64 {
 	if g.gap <= 0 {
-		return w.window / int64(time.Millisecond) // all at once: as many as a window can hold
+		// Its messages so far came together: they are written together
+		// anyway (a batch is one write per session), and nothing says
+		// more are coming.
+		return 1
 	}
-	return (w.window + g.gap/2) / g.gap
+	span := w.window - w.window/16
+	return (span + g.gap - 1) / g.gap
 }
 
 // write writes the deliveries held by the members of g's cohort and
