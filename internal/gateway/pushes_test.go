@@ -324,3 +324,22 @@ func TestGroupMsg(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGroupMsg: groupMsg never panics, and what it reads is what a
+// parley.Message with that conversation and seq marshals to.
+func FuzzGroupMsg(f *testing.F) {
+	f.Add([]byte(`{"conv":"g:team","seq":42,"id":"x"}`))
+	f.Add([]byte(`{"conv":"g:","seq":1}`))
+	f.Add([]byte(`{"conv":"g:a\"","seq":1}`))
+	f.Add([]byte(`{"conv":"g:a","seq":99999999999999999999}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		conv, seq, ok := groupMsg(b)
+		if !ok {
+			return
+		}
+		want := fmt.Sprintf(`{"conv":"%s","seq":%d`, conv, seq)
+		if !bytes.HasPrefix(b, []byte(want)) && !bytes.HasPrefix(b, []byte(fmt.Sprintf(`{"conv":"%s","seq":0`, conv))) {
+			t.Fatalf("read %q seq %d off %q", conv, seq, b)
+		}
+	})
+}
