@@ -119,7 +119,6 @@ type fanWriter struct {
 // cohort.
 type groupHold struct {
 	seq     uint64          // its last message
-	last    int64           // when that message came, unix ns
 	gap     int64           // the time between its last paceOver messages, on average, ns
 	times   [paceOver]int64 // when they came, a ring
 	seen    int             // messages in times, at most paceOver
@@ -195,7 +194,7 @@ func (w *fanWriter) arrive(d *parley.Delivery, now int64) (g *groupHold, full bo
 		return g, false
 	}
 	g.pace(now)
-	g.seq, g.last = seq, now
+	g.seq = seq
 	size := w.cohortSize(g)
 	if g.since == 0 {
 		if size <= 1 {
@@ -224,6 +223,11 @@ func (g *groupHold) pace(now int64) {
 	g.times[g.next] = now
 	g.next = (g.next + 1) % paceOver
 	g.seen = min(g.seen+1, paceOver)
+}
+
+// lastAt is when g's last message came, unix ns.
+func (g *groupHold) lastAt() int64 {
+	return g.times[(g.next+paceOver-1)%paceOver]
 }
 
 // cohortSize is how many of g's messages a cohort is written with: the
@@ -279,7 +283,7 @@ func (w *fanWriter) expire(now int64) {
 func (w *fanWriter) sweep(now int64) {
 	w.swept = now
 	for conv, g := range w.groups {
-		if g.since == 0 && now-g.last > int64(groupQuiet) {
+		if g.since == 0 && now-g.lastAt() > int64(groupQuiet) {
 			delete(w.groups, conv)
 		}
 	}
@@ -325,16 +329,11 @@ var (
 // writer returns the index of the writer of a session: from its random
 // connection id, so no field is spent on it.
 func (f *fanout) writer(s *Session) int {
-	return int(connHash(s) % uint32(len(f.qs)))
-}
-
-// connHash is a number taken from a session's random connection id.
-func connHash(s *Session) uint32 {
 	var h uint32
 	for i := 0; i < len(s.connID) && i < 4; i++ {
 		h = h<<8 | uint32(s.connID[i])
 	}
-	return h
+	return int(h % uint32(len(f.qs)))
 }
 
 // hand queues the per-writer batches; after close it drops them (the

@@ -49,7 +49,9 @@ func (v *variantPushes) forSession(s *Session, d *parley.Delivery) *parley.Deliv
 	if r, ok := v.done[k]; ok {
 		return r
 	}
-	r := &parley.Delivery{AppID: d.AppID, Kind: chat.DeliverMsg}
+	// Users stays: the fan-out writers tell a busy group's messages by
+	// their recipients on the node (holdMinUsers).
+	r := &parley.Delivery{AppID: d.AppID, Users: d.Users, Kind: chat.DeliverMsg}
 	if b, err := json.Marshal(v.msg.For(s.role, s.platform)); err == nil {
 		r.Payload = b
 	} else {

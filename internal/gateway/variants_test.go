@@ -17,7 +17,7 @@ func TestVariantPushesRenderOncePerPair(t *testing.T) {
 	m := parley.Message{ConvID: "g:x", Seq: 3, Kind: parley.KindSystem, Body: json.RawMessage(`{"text":"all"}`),
 		Variants: []parley.Variant{{Role: parley.RoleAgent, Body: json.RawMessage(`{"text":"agents"}`)}}}
 	payload, _ := json.Marshal(m)
-	d := &parley.Delivery{AppID: "a", Kind: chat.DeliverMsgVariants, Payload: payload}
+	d := &parley.Delivery{AppID: "a", Users: []string{"u1", "u2"}, Kind: chat.DeliverMsgVariants, Payload: payload}
 	vp := renderVariants(d)
 	agentWeb, agentWeb2 := &Session{role: parley.RoleAgent, platform: parley.PlatformWeb}, &Session{role: parley.RoleAgent, platform: parley.PlatformWeb}
 	user := &Session{role: parley.RoleUser, platform: parley.PlatformWeb}
@@ -26,6 +26,9 @@ func TestVariantPushesRenderOncePerPair(t *testing.T) {
 		var pm parley.Message
 		if err := json.Unmarshal(got.Payload, &pm); err != nil || got.Kind != chat.DeliverMsg {
 			t.Fatalf("%s/%s: got kind %q payload %s (%v), want a msg push", s.role, s.platform, got.Kind, got.Payload, err)
+		}
+		if len(got.Users) != len(d.Users) {
+			t.Errorf("%s/%s: a rendering for %d users, want the delivery's %d", s.role, s.platform, len(got.Users), len(d.Users))
 		}
 		if pm.Variants != nil || string(pm.Body) != `{"text":"`+want+`"}` || pm.Seq != 3 {
 			t.Errorf("%s/%s: got %s, want body %q and no variants", s.role, s.platform, got.Payload, want)
