@@ -15,12 +15,11 @@ import (
 // requestTimeout bounds each request the deliverer makes (sync, pull).
 const requestTimeout = 15 * time.Second
 
-// Pushes are acknowledged in batches: once wire.AckBatch are pending,
-// or about a conn's ackDelay (wire.AckDelay) after the first of them.
-
 // deliverer turns pushes, sends and syncs into the ordered, gapless,
-// duplicate-free stream OnMessage sees, and runs every callback. All its
-// fields but reads are owned by its goroutine (run).
+// duplicate-free stream OnMessage sees, and runs every callback. It
+// acknowledges pushes in batches: once wire.AckBatch are pending, or
+// about a conn's ackDelay (wire.AckDelay) after the first of them. All
+// its fields but reads are owned by its goroutine (run).
 type deliverer struct {
 	c       *Client
 	cursors map[string]uint64  // conversation -> highest seq delivered
