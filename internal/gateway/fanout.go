@@ -45,7 +45,7 @@ func (f *fanout) start(writers int, window time.Duration) {
 		go func() {
 			defer f.wg.Done()
 			w := newFanWriter(window)
-			// The timer fires when the oldest cohort's window ends.
+			// The timer fires when the oldest held push has waited a window.
 			timer := time.NewTimer(time.Hour)
 			timer.Stop()
 			defer timer.Stop()
@@ -87,7 +87,7 @@ func (f *fanout) start(writers int, window time.Duration) {
 const holdMinUsers = 100
 
 // fanWriter is one writer goroutine's state. With a window, the pushes of
-// a busy group are written to its members in cohorts: several messages
+// a busy group are written to its members a few at a time: several messages
 // in one write to each session instead of a write per message. Each
 // write to a socket costs ~10 µs of kernel time on the test machine
 // whatever it carries, and a group with thousands of members online
@@ -97,35 +97,47 @@ const holdMinUsers = 100
 // its last few messages). A message of a group whose messages come at
 // least a window apart is written at once, as without a window; so is
 // every direct message, and every message of a group with fewer than
-// holdMinUsers recipients on this node. Otherwise the message opens a
-// cohort, or joins the open one: its sessions hold it, with whatever
-// comes after it for them, so that each session's deliveries keep their
-// order. The cohort is written when it holds as many messages as, at
-// the group's pace, span just under a window (cohortSize: at 20
-// messages/s and a 150 ms window, every third message, which waits for
-// nothing, while the two before it wait 100 and 50 ms), or a window
-// after its first message at the latest. Writing on an arrival rather
-// than when a window ends keeps the writes per session to about one per
-// window while the oldest message of a cohort waits a window less one
-// gap.
+// holdMinUsers recipients on this node. Otherwise its sessions hold it,
+// with whatever comes after it for them, so that each session's
+// deliveries keep their order.
+//
+// A session is written every k-th message of the group, k being as many
+// messages as, at the group's pace, span just under a window (perWrite:
+// 3 at 20 messages/s and a 150 ms window). The group's members on the
+// writer are split into k phases by their connection id, and each
+// message writes one phase, in turn: the one whose members have held the
+// k-1 messages before it. So each member gets one write per k messages,
+// the oldest push in it having waited k-1 gaps (at 20 messages/s: its
+// pushes wait 100, 50 and 0 ms), and each message makes a burst of writes
+// to 1/k of the members rather than every k-th message making a burst to
+// all of them: the last member of a burst waits a k-th as long. A phase
+// is written a window after its first held push at the latest (a group
+// that stops, or whose pace changes).
 type fanWriter struct {
 	window int64                 // ns; 0 writes everything at once
 	groups map[string]*groupHold // the pace of groups seen lately, by conversation id
-	open   []*groupHold          // the groups with an open cohort, oldest first
+	open   []*phase              // the phases holding pushes, oldest first
+	due    []*phase              // take's scratch: the phases to write after a batch
 	swept  int64                 // when groups was last rid of idle ones, unix ns
 }
 
-// groupHold is one group's pace as this writer sees it and its open
-// cohort.
+// groupHold is one group's pace as this writer sees it and its phases.
 type groupHold struct {
-	seq     uint64          // its last message
-	gap     int64           // the time between its last paceOver messages, on average, ns
-	times   [paceOver]int64 // when they came, a ring
-	seen    int             // messages in times, at most paceOver
-	next    int             // where the next one goes in times
-	since   int64           // when the open cohort's first message came; 0: none open
-	n       int64           // the messages in the open cohort
-	members []*Session      // the sessions holding its pushes (and what follows them)
+	seq    uint64          // its last message
+	gap    int64           // the time between its last paceOver messages, on average, ns
+	times  [paceOver]int64 // when they came, a ring
+	seen   int             // messages in times, at most paceOver
+	next   int             // where the next one goes in times
+	k      int             // perWrite at its last message; 1: written at once
+	turn   uint64          // messages held so far: the phase due is turn % k
+	phases []*phase        // as many as the largest k seen
+}
+
+// phase is the members of a group in one phase whose pushes are held.
+type phase struct {
+	g       *groupHold
+	since   int64      // when its first held push came; 0: none held
+	members []*Session // the sessions holding its pushes (and what follows them)
 }
 
 func newFanWriter(window time.Duration) *fanWriter {
@@ -140,71 +152,97 @@ func (w *fanWriter) take(items []fanItem, now int64) {
 	}
 	var d *parley.Delivery
 	var g *groupHold
-	var due []*groupHold
 	n := 0
 	for _, it := range items {
 		if it.d != d {
 			d = it.d
-			var full bool
-			if g, full = w.arrive(d, now); full && !slices.Contains(due, g) {
-				due = append(due, g)
-			}
+			g = w.arrive(d, now)
 		}
 		s := it.s
 		switch {
 		case len(s.held) > 0:
 			s.held = append(s.held, it.d)
-		case g != nil && g.since != 0:
+		case g != nil:
 			s.held = append(s.held, it.d)
-			g.members = append(g.members, s)
+			ph := g.phases[phaseOf(s, g.k)]
+			if ph.since == 0 {
+				ph.since = now
+				w.open = append(w.open, ph)
+			}
+			ph.members = append(ph.members, s)
 		default:
 			items[n] = it
 			n++
 		}
 	}
 	writeItems(items[:n])
-	for _, g := range due {
-		w.write(g)
+	for _, ph := range w.due {
+		w.write(ph)
 	}
+	clear(w.due)
+	w.due = w.due[:0]
 	if now-w.swept > int64(time.Second) {
 		w.sweep(now)
 	}
 }
 
-// arrive notes a delivery coming to the writer: for a message of a group
-// with holdMinUsers or more recipients on the node, it returns the
-// group's state, with a cohort open if the message is to be held, and
-// full when the cohort is to be written once this message has joined it.
-// For any other delivery g is nil.
-func (w *fanWriter) arrive(d *parley.Delivery, now int64) (g *groupHold, full bool) {
+// arrive notes a delivery coming to the writer. For a message of a group
+// with holdMinUsers or more recipients on the node that is busy (k > 1),
+// it returns the group, whose sessions are to hold the message, and puts
+// the phase whose turn the message is on w.due. For any other delivery
+// it returns nil; if that is a group message that is no longer busy, the
+// phases still holding its pushes go on w.due.
+func (w *fanWriter) arrive(d *parley.Delivery, now int64) *groupHold {
 	if d.Kind != chat.DeliverMsg || len(d.Users) < holdMinUsers {
-		return nil, false
+		return nil
 	}
 	conv, seq, ok := groupMsg(d.Payload)
 	if !ok {
-		return nil, false
+		return nil
 	}
-	g = w.groups[string(conv)]
+	g := w.groups[string(conv)]
 	if g == nil {
-		g = &groupHold{gap: w.window}
+		g = &groupHold{gap: w.window, k: 1}
 		w.groups[string(conv)] = g
 	}
 	if seq == g.seq {
 		// Another rendering of the same message (variants).
-		return g, false
+		if g.k <= 1 {
+			return nil
+		}
+		return g
 	}
 	g.pace(now)
 	g.seq = seq
-	size := w.cohortSize(g)
-	if g.since == 0 {
-		if size <= 1 {
-			return g, false // a quiet group: written at once
+	g.k = w.perWrite(g)
+	if g.k <= 1 {
+		// A quiet group: written at once, after what its members hold.
+		for _, ph := range g.phases {
+			if ph.since != 0 && !slices.Contains(w.due, ph) {
+				w.due = append(w.due, ph)
+			}
 		}
-		g.since, g.n = now, 0
-		w.open = append(w.open, g)
+		return nil
 	}
-	g.n++
-	return g, g.n >= size
+	for len(g.phases) < g.k {
+		g.phases = append(g.phases, &phase{g: g})
+	}
+	g.turn++
+	if ph := g.phases[g.turn%uint64(g.k)]; !slices.Contains(w.due, ph) {
+		w.due = append(w.due, ph)
+	}
+	return g
+}
+
+// phaseOf is the phase of s in a group written every k messages: from
+// its random connection id, so that it stays the same from one write to
+// the next and no field is spent on it.
+func phaseOf(s *Session, k int) int {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(s.connID); i++ {
+		h = (h ^ uint32(s.connID[i])) * 16777619
+	}
+	return int(h % uint32(k))
 }
 
 // paceOver is how many of a group's last messages its pace is taken
@@ -230,13 +268,13 @@ func (g *groupHold) lastAt() int64 {
 	return g.times[(g.next+paceOver-1)%paceOver]
 }
 
-// cohortSize is how many of g's messages a cohort is written with: the
-// fewest that span, at its pace, just under a window (15/16 of it). The
-// first of them thus waits less than a window, and a member gets at most
-// about one write per window however fast the group goes (at a 150 ms
-// window: 3 messages from 13.3 to 21.3 messages/s, so 20/s sits well
-// inside; 2 from 7.1). 1: g's messages are written at once.
-func (w *fanWriter) cohortSize(g *groupHold) int64 {
+// perWrite is how many of g's messages a member is written at once:
+// the fewest that span, at its pace, just under a window (15/16 of it).
+// The first of them thus waits less than a window, and a member gets at
+// most about one write per window however fast the group goes (at a
+// 150 ms window: 3 messages from 13.3 to 21.3 messages/s, so 20/s sits
+// well inside; 2 from 7.1). 1: g's messages are written at once.
+func (w *fanWriter) perWrite(g *groupHold) int {
 	if g.gap <= 0 {
 		// Its messages so far came together: they are written together
 		// anyway (a batch is one write per session), and nothing says
@@ -244,27 +282,30 @@ func (w *fanWriter) cohortSize(g *groupHold) int64 {
 		return 1
 	}
 	span := w.window - w.window/16
-	return (span + g.gap - 1) / g.gap
+	return int((span + g.gap - 1) / g.gap)
 }
 
-// write writes the deliveries held by the members of g's cohort and
-// closes it.
-func (w *fanWriter) write(g *groupHold) {
-	for _, s := range g.members {
+// write writes the deliveries held by the members of phase ph and
+// empties it.
+func (w *fanWriter) write(ph *phase) {
+	if ph.since == 0 {
+		return
+	}
+	for _, s := range ph.members {
 		if len(s.held) == 0 {
-			continue // written with another group's cohort
+			continue // written with another group's phase
 		}
 		writeSession(s, s.held)
 		clear(s.held)
 		s.held = s.held[:0]
 	}
-	clear(g.members)
-	g.members, g.since = g.members[:0], 0
-	w.open = slices.DeleteFunc(w.open, func(o *groupHold) bool { return o == g })
+	clear(ph.members)
+	ph.members, ph.since = ph.members[:0], 0
+	w.open = slices.DeleteFunc(w.open, func(o *phase) bool { return o == ph })
 }
 
-// deadline is when the oldest open cohort must be written, unix ns; 0
-// when none is open.
+// deadline is when the oldest phase holding pushes must be written, unix
+// ns; 0 when none holds any.
 func (w *fanWriter) deadline() int64 {
 	if len(w.open) == 0 {
 		return 0
@@ -272,7 +313,7 @@ func (w *fanWriter) deadline() int64 {
 	return w.open[0].since + w.window
 }
 
-// expire writes every cohort open for a window or more.
+// expire writes every phase that has held pushes for a window or more.
 func (w *fanWriter) expire(now int64) {
 	for len(w.open) > 0 && now-w.open[0].since >= w.window {
 		w.write(w.open[0])
@@ -283,7 +324,7 @@ func (w *fanWriter) expire(now int64) {
 func (w *fanWriter) sweep(now int64) {
 	w.swept = now
 	for conv, g := range w.groups {
-		if g.since == 0 && now-g.lastAt() > int64(groupQuiet) {
+		if now-g.lastAt() > int64(groupQuiet) && !slices.ContainsFunc(g.phases, func(ph *phase) bool { return ph.since != 0 }) {
 			delete(w.groups, conv)
 		}
 	}

@@ -69,7 +69,7 @@ type Config struct {
 	FrameBurst        int           // burst of request frames (500: a resync pulls many conversations at once)
 	RequestTimeout    time.Duration // bound on one request's work (10s)
 	Writers           int           // goroutines that write pushes to sessions (GOMAXPROCS)
-	GroupPushWindow   time.Duration // a busy group's pushes are written in cohorts of about this span, none held longer (0: each at once; fanWriter)
+	GroupPushWindow   time.Duration // a busy group's pushes are written to each member a few at a time, about one write per this span, none held longer (0: each at once; fanWriter)
 	Social            Social        // contacts, profiles and presence frames (nil: refused as unavailable)
 	Consult           Consult       // customer-service frames (nil: refused as unavailable)
 	Now               func() time.Time

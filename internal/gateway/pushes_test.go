@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func (c *manyConn) RemoteIP() string  { return "127.0.0.1" }
 func pushSession(c Conn) *Session {
 	g := &Gateway{cfg: Config{MaxUnacked: 1 << 20, RetryInterval: time.Minute, Now: time.Now}}
 	g.scratch.New = func() any { return new(pushScratch) }
-	s := &Session{g: g, out: c}
+	s := &Session{g: g, out: c, connID: newID(9)}
 	s.state.Store(stateAuthed)
 	return s
 }
@@ -111,8 +112,8 @@ func (c *manyConn) frames() (writes int, all []string) {
 	return len(c.writes), all
 }
 
-// TestGroupPushWindow: a busy group's pushes are held and written in
-// cohorts, in order, with what came after them for a session; a quiet
+// TestGroupPushWindow: a busy group's pushes are held and written a few
+// at a time, in order, with what came after them for a session; a quiet
 // group, a small group and direct pushes are written at once.
 func TestGroupPushWindow(t *testing.T) {
 	const window = 150 * time.Millisecond
@@ -132,19 +133,20 @@ func TestGroupPushWindow(t *testing.T) {
 	if n, _ := busyConn.frames(); n != 1 {
 		t.Fatalf("first message: %d writes, want 1", n)
 	}
-	// Its pace settles on a cohort of three messages (at 20 messages/s
-	// and a 150 ms window); until then cohorts are smaller.
-	for len(w.open) != 0 || w.groups["g:a"] == nil || w.cohortSize(w.groups["g:a"]) != 3 {
+	// Its pace settles on three messages a write (at 20 messages/s and a
+	// 150 ms window); until then fewer. Then it waits for the session's
+	// phase to be written.
+	for len(w.open) != 0 || w.groups["g:a"] == nil || w.perWrite(w.groups["g:a"]) != 3 {
 		if seq > 30 {
 			t.Fatal("a group at 20 messages/s is never held three messages at a time")
 		}
 		next()
 	}
 	next()
-	// A cohort is open: the message that opened it is held.
+	// The next message is held.
 	written, _ := busyConn.frames()
 	if len(busy.held) != 1 {
-		t.Fatalf("cohort opened: %d held", len(busy.held))
+		t.Fatalf("after its phase was written: %d held, want 1", len(busy.held))
 	}
 	first := seq
 	// Held with it: a typing frame for the session; not held: a direct
@@ -153,8 +155,8 @@ func TestGroupPushWindow(t *testing.T) {
 	if _, all := otherConn.frames(); len(all) != 2 {
 		t.Fatalf("%d pushes written to the other session, want 2", len(all))
 	}
-	// At 20 messages/s and a 150 ms window a cohort is three messages:
-	// the second is held, the third writes them all.
+	// At 20 messages/s and a 150 ms window a session is written every
+	// third message: the second is held, the third writes them all.
 	next()
 	if n, _ := busyConn.frames(); n != written || len(busy.held) != 3 {
 		t.Fatalf("second message: %d writes and %d held, want %d and 3", n, len(busy.held), written)
@@ -175,11 +177,11 @@ func TestGroupPushWindow(t *testing.T) {
 		}
 	}
 
-	// A cohort whose next message does not come is written a window after
-	// it opened, not before.
+	// Pushes whose next message does not come are written a window after
+	// the first of them, not before.
 	next()
 	if len(w.open) != 1 {
-		t.Fatalf("the next message opened no cohort")
+		t.Fatalf("the next message is not held")
 	}
 	opened := now - gap
 	if d := w.deadline(); d != opened+int64(window) {
@@ -208,25 +210,30 @@ func TestGroupPushWindow(t *testing.T) {
 }
 
 // TestGroupPushPace: at a steady pace a busy group's members get about
-// one write per window and no push waits a window or more; a group
-// slower than a window is written at once; renderings of one message
-// (variants) count once.
+// one write per window, no push waits a window or more, and each message
+// writes to a share of the members only (their phase), not all of them
+// every few messages; a group slower than a window is written at once;
+// renderings of one message (variants) count once; pushes keep their
+// order when the pace changes.
 func TestGroupPushPace(t *testing.T) {
 	const window = int64(150 * time.Millisecond)
+	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	for _, tc := range []struct {
 		name       string
-		gap        int64   // between messages
-		perWrite   float64 // at least this many messages per write
+		gap        func(seq int) int64 // before message seq
+		perWrite   float64             // at least this many messages per write
 		maxWait    int64
+		maxBurst   float64 // at most this share of the sessions written at once
 		renderings int
 		batch      int // messages arriving together (committed together), every batch gaps
 	}{
-		{"20/s", int64(50 * time.Millisecond), 2.6, window - int64(50*time.Millisecond), 1, 0},
-		{"20/s in pairs", int64(50 * time.Millisecond), 2.6, window - int64(50*time.Millisecond), 1, 2},
-		{"40/s with variants", int64(25 * time.Millisecond), 4.5, window, 2, 0},
-		{"15/s", int64(time.Second / 15), 2.6, 2 * int64(time.Second/15), 1, 0},
-		{"12/s", int64(time.Second / 12), 1.8, window, 1, 0},
-		{"5/s", int64(200 * time.Millisecond), 1, 0, 1, 0},
+		{"20/s", func(int) int64 { return ms(50) }, 2.6, ms(100), 0.5, 1, 0},
+		{"20/s in pairs", func(int) int64 { return ms(50) }, 2.6, ms(100), 0.5, 1, 2},
+		{"40/s with variants", func(int) int64 { return ms(25) }, 4.5, window, 0.3, 2, 0},
+		{"15/s", func(int) int64 { return int64(time.Second / 15) }, 2.6, 2 * int64(time.Second/15), 0.5, 1, 0},
+		{"12/s", func(int) int64 { return int64(time.Second / 12) }, 1.8, window, 0.7, 1, 0},
+		{"5/s", func(int) int64 { return ms(200) }, 1, 0, 1, 1, 0},
+		{"12/s, 40/s, 5/s, 20/s", func(seq int) int64 { return []int64{ms(83), ms(25), ms(200), ms(50)}[(seq-1)*4/101] }, 1.5, window, 1, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const sessions = 200
@@ -238,30 +245,45 @@ func TestGroupPushPace(t *testing.T) {
 				ss[i] = pushSession(conns[i])
 			}
 			const msgs = 100
-			start := int64(1_000_000_000)
-			at := func(seq int) int64 { // when message seq arrives
-				if tc.batch > 1 {
-					return start + int64((seq-1)/tc.batch*tc.batch)*tc.gap
+			arrivals := make([]int64, msgs+2) // when message seq arrives
+			arrivals[0] = 1_000_000_000
+			for seq := 1; seq < len(arrivals); seq++ {
+				switch {
+				case tc.batch <= 1:
+					arrivals[seq] = arrivals[seq-1] + tc.gap(seq)
+				case (seq-1)%tc.batch == 0:
+					arrivals[seq] = arrivals[seq-1] + int64(tc.batch)*tc.gap(seq)
+				default:
+					arrivals[seq] = arrivals[seq-1]
 				}
-				return start + int64(seq)*tc.gap
 			}
 			heldAt := map[*Session][]int64{} // arrival of each held push
 			var worst int64
+			burst := 0
+			writes := make([]int, sessions)
 			note := func(now int64) { // after take or expire: what was written waited now - arrival
-				for _, s := range ss {
+				written := 0
+				for i, s := range ss {
+					if n := len(conns[i].writes); n != writes[i] {
+						writes[i] = n
+						written++
+					}
 					if h := heldAt[s]; len(h) > len(s.held) {
 						for _, arrived := range h[:len(h)-len(s.held)] {
-							if arrived >= at(2*paceOver) { // its pace known
+							if arrived >= arrivals[2*paceOver] { // its pace known
 								worst = max(worst, now-arrived)
 							}
 						}
 						heldAt[s] = h[len(h)-len(s.held):]
 					}
 				}
+				if now >= arrivals[2*paceOver] {
+					burst = max(burst, written)
+				}
 			}
-			now := start
+			var now int64
 			for seq := 1; seq <= msgs; seq++ {
-				now = at(seq)
+				now = arrivals[seq]
 				// Each session gets one of the renderings, as Deliver
 				// hands them: in one batch.
 				ds := make([]*parley.Delivery, tc.renderings)
@@ -279,26 +301,34 @@ func TestGroupPushPace(t *testing.T) {
 					}
 				}
 				note(now)
-				for end := at(seq + 1); w.deadline() != 0 && w.deadline() < end; {
+				for end := arrivals[seq+1]; w.deadline() != 0 && w.deadline() < end; {
 					at := w.deadline()
 					w.expire(at)
 					note(at)
 				}
 			}
 			w.expire(now + window)
-			writes := 0
+			total := 0
 			for _, c := range conns {
 				n, all := c.frames()
 				if len(all) != msgs {
 					t.Fatalf("a session got %d pushes, want %d", len(all), msgs)
 				}
-				writes += n
+				for i, f := range all {
+					if want := fmt.Sprintf(`"seq":%d}`, i+1); !strings.Contains(f, want) {
+						t.Fatalf("push %d of a session is %s, want seq %d", i, f, i+1)
+					}
+				}
+				total += n
 			}
-			if per := float64(msgs*sessions) / float64(writes); per < tc.perWrite {
+			if per := float64(msgs*sessions) / float64(total); per < tc.perWrite {
 				t.Errorf("%.2f messages per write, want at least %.1f", per, tc.perWrite)
 			}
 			if worst > tc.maxWait {
 				t.Errorf("a push waited %v, want at most %v", time.Duration(worst), time.Duration(tc.maxWait))
+			}
+			if share := float64(burst) / sessions; share > tc.maxBurst {
+				t.Errorf("%d of %d sessions written at once, want at most %.0f%%", burst, sessions, 100*tc.maxBurst)
 			}
 		})
 	}
