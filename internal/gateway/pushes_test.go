@@ -134,9 +134,12 @@ func TestGroupPushWindow(t *testing.T) {
 		t.Fatalf("first message: %d writes, want 1", n)
 	}
 	// Its pace settles on three messages a write (at 20 messages/s and a
-	// 150 ms window); until then fewer. Then it waits for the session's
-	// phase to be written.
-	for len(w.open) != 0 || w.groups["g:a"] == nil || w.perWrite(w.groups["g:a"]) != 3 {
+	// 150 ms window). Then it waits for the session's turn to be written.
+	turn := func() bool {
+		g := w.groups["g:a"]
+		return g != nil && g.k == 3 && g.holding && int(g.turn%3) == phaseOf(busy, 3)
+	}
+	for len(w.open) != 0 || !turn() {
 		if seq > 30 {
 			t.Fatal("a group at 20 messages/s is never held three messages at a time")
 		}
@@ -226,14 +229,26 @@ func TestGroupPushPace(t *testing.T) {
 		maxBurst   float64 // at most this share of the sessions written at once
 		renderings int
 		batch      int // messages arriving together (committed together), every batch gaps
+		k          int // once its pace is known, the group is written every k messages throughout (0: not checked)
 	}{
-		{"20/s", func(int) int64 { return ms(50) }, 2.6, ms(100), 0.5, 1, 0},
-		{"20/s in pairs", func(int) int64 { return ms(50) }, 2.6, ms(100), 0.5, 1, 2},
-		{"40/s with variants", func(int) int64 { return ms(25) }, 4.5, window, 0.3, 2, 0},
-		{"15/s", func(int) int64 { return int64(time.Second / 15) }, 2.6, 2 * int64(time.Second/15), 0.5, 1, 0},
-		{"12/s", func(int) int64 { return int64(time.Second / 12) }, 1.8, window, 0.7, 1, 0},
-		{"5/s", func(int) int64 { return ms(200) }, 1, 0, 1, 1, 0},
-		{"12/s, 40/s, 5/s, 20/s", func(seq int) int64 { return []int64{ms(83), ms(25), ms(200), ms(50)}[(seq-1)*4/101] }, 1.5, window, 1, 1, 0},
+		{"20/s", func(int) int64 { return ms(50) }, 2.6, ms(100), 0.5, 1, 0, 3},
+		{"20/s in pairs", func(int) int64 { return ms(50) }, 2.5, ms(100), 0.5, 1, 2, 3},
+		{"20/s, every 20th message 150 ms late", func(seq int) int64 {
+			switch seq % 20 {
+			case 0:
+				return ms(200)
+			case 1:
+				return 0
+			case 2:
+				return 0
+			}
+			return ms(50)
+		}, 2.4, window, 0.5, 1, 0, 3},
+		{"40/s with variants", func(int) int64 { return ms(25) }, 4.5, window, 0.3, 2, 0, 6},
+		{"15/s", func(int) int64 { return int64(time.Second / 15) }, 2.6, 2 * int64(time.Second/15), 0.5, 1, 0, 3},
+		{"12/s", func(int) int64 { return int64(time.Second / 12) }, 1.8, window, 0.7, 1, 0, 2},
+		{"5/s", func(int) int64 { return ms(200) }, 1, 0, 1, 1, 0, 1},
+		{"12/s, 40/s, 5/s, 20/s", func(seq int) int64 { return []int64{ms(83), ms(25), ms(200), ms(50)}[(seq-1)*4/101] }, 1.5, window, 1, 1, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const sessions = 200
@@ -295,6 +310,9 @@ func TestGroupPushPace(t *testing.T) {
 					items[i] = fanItem{s, ds[i%len(ds)]}
 				}
 				w.take(items, now)
+				if g := w.groups["g:a"]; tc.k != 0 && seq > 2*paceOver && g.k != tc.k {
+					t.Fatalf("message %d: written every %d messages, want %d", seq, g.k, tc.k)
+				}
 				for _, s := range ss {
 					for len(heldAt[s]) < len(s.held) {
 						heldAt[s] = append(heldAt[s], now)
