@@ -280,16 +280,18 @@ func (g *groupHold) lastAt() int64 {
 // the fewest that span, at its pace, just under a window (15/16 of it).
 // The first of them thus waits less than a window, and a member gets at
 // most about one write per window however fast the group goes (at a
-// 150 ms window: 3 messages from 13.3 to 21.3 messages/s, so 20/s sits
-// well inside; 2 from 7.1). 1: g's messages are written at once.
+// 150 ms window: 3 messages up to 21.3 messages/s, 2 up to 14.2, 1 below
+// 7.1). 1: g's messages are written at once.
 //
-// It goes up from g.k only when the pace is well past the step (half a
-// message's worth): a group at 20 messages/s whose messages were held
-// up for a moment and then came together is at 21.3 over its last few,
-// and a fourth message a write would make a member's oldest push wait
-// within a few ms of the window, so that the next delay passes it. It
-// goes down at once: a slower pace would otherwise make pushes wait past
-// the span.
+// It goes up from g.k only when the pace is half a message past the
+// step (from 2 to 3 above 17.8 messages/s, from 3 to 4 above 24.9): a
+// group at 20 messages/s whose messages were held up for a moment and
+// then came together is briefly past 21.3, and a fourth message a write
+// would make a member's oldest push wait within a few ms of the window,
+// so that the next delay passes it. It goes down at once: a slower pace
+// would otherwise make pushes wait past the span. So a group between
+// 14.2 and 17.8 messages/s gets 3 a write if it came down to that pace,
+// 2 if it came up.
 func (w *fanWriter) perWrite(g *groupHold) int {
 	if g.gap <= 0 {
 		// Its messages so far came together: they are written together
