@@ -248,6 +248,7 @@ func TestGroupPushPace(t *testing.T) {
 		{"15/s", func(int) int64 { return int64(time.Second / 15) }, 2.6, 2 * int64(time.Second/15), 0.5, 1, 0, 3},
 		{"12/s", func(int) int64 { return int64(time.Second / 12) }, 1.8, window, 0.7, 1, 0, 2},
 		{"5/s", func(int) int64 { return ms(200) }, 1, 0, 1, 1, 0, 1},
+		{"a backlog 10 µs apart", func(int) int64 { return int64(10 * time.Microsecond) }, 10, window, 0.15, 1, 0, maxPerWrite},
 		{"12/s, 40/s, 5/s, 20/s", func(seq int) int64 { return []int64{ms(83), ms(25), ms(200), ms(50)}[(seq-1)*4/101] }, 1.5, window, 1, 1, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
