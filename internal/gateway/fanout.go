@@ -112,7 +112,7 @@ const holdMinUsers = 100
 // to 1/k of the members rather than every k-th message making a burst to
 // all of them: the last member of a burst waits a k-th as long. A phase
 // is written a window after its first held push at the latest (a group
-// that stops, or whose pace changes).
+// that stops, or whose next messages are held up on their way).
 type fanWriter struct {
 	window int64                 // ns; 0 writes everything at once
 	groups map[string]*groupHold // the pace of groups seen lately, by conversation id
@@ -123,15 +123,14 @@ type fanWriter struct {
 
 // groupHold is one group's pace as this writer sees it and its phases.
 type groupHold struct {
-	seq     uint64          // its last message
-	gap     int64           // the time between its last paceOver messages, on average, ns
-	times   [paceOver]int64 // when they came, a ring
-	seen    int             // messages in times, at most paceOver
-	next    int             // where the next one goes in times
-	k       int             // perWrite at its last message; 1: written at once
-	turn    uint64          // messages held since k was last set: the phase due is turn % k
-	holding bool            // its last message is held
-	phases  []*phase        // as many as the largest k seen
+	seq    uint64          // its last message
+	gap    int64           // the time between its last paceOver messages, on average, ns
+	times  [paceOver]int64 // when they came, a ring
+	seen   int             // messages in times, at most paceOver
+	next   int             // where the next one goes in times
+	k      int             // perWrite at its last message; 1: written at once
+	turn   uint64          // messages held since k was last set (0: its last message was not held); the phase due is turn % k
+	phases []*phase        // as many as the largest k seen
 }
 
 // phase is the members of a group in one phase whose pushes are held.
@@ -209,7 +208,7 @@ func (w *fanWriter) arrive(d *parley.Delivery, now int64) *groupHold {
 	}
 	if seq == g.seq {
 		// Another rendering of the same message (variants): as the first.
-		if !g.holding {
+		if g.turn == 0 {
 			return nil
 		}
 		return g
@@ -226,7 +225,7 @@ func (w *fanWriter) arrive(d *parley.Delivery, now int64) *groupHold {
 				w.due = append(w.due, ph)
 			}
 		}
-		g.k, g.turn, g.holding = k, 0, false
+		g.k, g.turn = k, 0
 		return nil
 	}
 	for len(g.phases) < g.k {
@@ -236,7 +235,6 @@ func (w *fanWriter) arrive(d *parley.Delivery, now int64) *groupHold {
 	if ph := g.phases[g.turn%uint64(g.k)]; !slices.Contains(w.due, ph) {
 		w.due = append(w.due, ph)
 	}
-	g.holding = true
 	return g
 }
 

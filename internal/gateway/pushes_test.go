@@ -137,7 +137,7 @@ func TestGroupPushWindow(t *testing.T) {
 	// 150 ms window). Then it waits for the session's turn to be written.
 	turn := func() bool {
 		g := w.groups["g:a"]
-		return g != nil && g.k == 3 && g.holding && int(g.turn%3) == phaseOf(busy, 3)
+		return g != nil && g.k == 3 && g.turn > 0 && int(g.turn%3) == phaseOf(busy, 3)
 	}
 	for len(w.open) != 0 || !turn() {
 		if seq > 30 {
